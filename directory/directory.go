@@ -1,0 +1,121 @@
+// Package directory defines what every user source says about its users and
+// groups — LDAP servers and Entra ID tenants alike — and the Directory
+// interface each adapter satisfies. It knows nothing of the store or the UI:
+// it describes, it does not decide. The import rules live in package store.
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Kind tells which family of source a directory is.
+type Kind string
+
+// The kinds of directory usersync can read.
+const (
+	KindLDAP  Kind = "ldap"
+	KindEntra Kind = "entra"
+)
+
+// EntryType tells a user entry from a group entry.
+type EntryType string
+
+// The types of entry a directory returns.
+const (
+	TypeUser  EntryType = "user"
+	TypeGroup EntryType = "group"
+)
+
+// Entry is one user or group as a directory describes it.
+type Entry struct {
+	Type EntryType
+	// ExternalID is the immutable identifier (AD objectGUID in canonical
+	// form, OpenLDAP entryUUID, FreeIPA ipaUniqueID, Entra object id). Never
+	// the DN: DNs change on rename.
+	ExternalID string
+	// Name is the username of a user (uid, sAMAccountName, UPN prefix) or the
+	// name of a group (cn, displayName).
+	Name        string
+	DisplayName string
+	Email       string
+	// DN is the entry's distinguished name (LDAP) or user principal name
+	// (Entra), kept for display and diagnostics.
+	DN string
+	// Disabled is true when the directory marks the account disabled
+	// (userAccountControl 0x2, nsAccountLock, accountEnabled=false).
+	Disabled bool
+	// Guest is true for Entra guest accounts (userType=Guest).
+	Guest bool
+	// MemberCount is the number of members a group reports, when the
+	// directory knows it cheaply (-1 when unknown). Zero for users.
+	MemberCount int
+}
+
+// GroupRead is the result of reading one group whole: the group, its
+// members (users, nested groups already flattened) and whether the read was
+// complete.
+type GroupRead struct {
+	Group   Entry
+	Members []Entry
+	// Incomplete is non-empty when part of the membership could not be read
+	// (a timeout, a size limit, an unfollowed referral, an unfinished range,
+	// a page that never arrived). It says why, for the run report. A caller
+	// must not remove or disable anyone on the strength of an incomplete read.
+	Incomplete string
+}
+
+// Complete reports whether the whole membership was read.
+func (g *GroupRead) Complete() bool { return g.Incomplete == "" }
+
+// Directory is a source of users and groups.
+type Directory interface {
+	// Name is the directory's configured name (e.g. "dc01", "contoso").
+	Name() string
+	// Kind tells LDAP from Entra.
+	Kind() Kind
+	// Search streams the users and groups matching query to fn as they
+	// arrive. Plain text (with * wildcards) is escaped and matched against
+	// the usual name attributes; text starting with "(" is a raw filter.
+	// Returning an error from fn stops the search with that error.
+	// Cancelling ctx abandons the search.
+	Search(ctx context.Context, query string, fn func(Entry) error) error
+	// ReadGroup reads a group and its transitive user members. A read that
+	// could not be finished returns the members read so far with
+	// GroupRead.Incomplete set (and a nil error) when the partial result is
+	// still useful, or an error wrapping ErrIncomplete when it is not.
+	ReadGroup(ctx context.Context, externalID string) (*GroupRead, error)
+	// LookupUsers reads the users with the given external IDs; IDs the
+	// directory does not know are absent from the result (deleted). An
+	// error means nothing can be concluded about absent IDs.
+	LookupUsers(ctx context.Context, externalIDs []string) (map[string]Entry, error)
+	// Close releases the connection.
+	Close() error
+}
+
+// ErrIncomplete marks a read that did not finish: callers must treat what
+// they got as partial and never conclude that missing entries were deleted.
+var ErrIncomplete = errors.New("directory read incomplete")
+
+// IncompleteError says why a read is incomplete. It matches ErrIncomplete
+// with errors.Is.
+type IncompleteError struct {
+	Reason string
+	Err    error
+}
+
+func (e *IncompleteError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("read incomplete: %s: %v", e.Reason, e.Err)
+	}
+	return "read incomplete: " + e.Reason
+}
+
+// Unwrap lets errors.Is match both ErrIncomplete and the cause.
+func (e *IncompleteError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrIncomplete, e.Err}
+	}
+	return []error{ErrIncomplete}
+}

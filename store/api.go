@@ -1,0 +1,244 @@
+package store
+
+// This file is the store's public surface: the records it keeps and the
+// inputs and outputs of the import rules. The CLI, the TUI and the SSH server
+// use only what is declared here.
+
+import (
+	"errors"
+	"time"
+
+	"github.com/usersync/usersync/directory"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrInUse: another process holds the store open.
+	ErrInUse = errors.New("store is in use by another usersync process")
+	// ErrNotStore: the file exists but is not a usersync store.
+	ErrNotStore = errors.New("not a usersync store")
+	// ErrNewerSchema: the store was written by a newer usersync.
+	ErrNewerSchema = errors.New("store schema is newer than this usersync")
+	// ErrNotFound: no such user, group, role or run.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a user, group or role of that name already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid: a name or value that the store does not accept.
+	ErrInvalid = errors.New("invalid")
+	// ErrThreshold: a sync would remove or disable more than the threshold
+	// allows and was not forced.
+	ErrThreshold = errors.New("removal threshold exceeded")
+)
+
+// Kind tells internal records (made in the application) from external ones
+// (that came from a directory).
+type Kind string
+
+// The kinds of user and group.
+const (
+	Internal Kind = "internal"
+	External Kind = "external"
+)
+
+// GlobalScope is the scope of an assignment made without one.
+const GlobalScope = "global"
+
+// Assignment is a role granted on a scope.
+type Assignment struct {
+	Role  string `json:"role"`
+	Scope string `json:"scope"`
+}
+
+// User is a user of the application.
+type User struct {
+	Username    string       `json:"username"`
+	DisplayName string       `json:"display_name"`
+	Email       string       `json:"email"`
+	Kind        Kind         `json:"kind"`
+	Source      string       `json:"source"`
+	ExternalID  string       `json:"external_id"`
+	DN          string       `json:"dn"`
+	Enabled     bool         `json:"enabled"`
+	Guest       bool         `json:"guest,omitempty"`
+	Roles       []Assignment `json:"roles"`
+	// Groups is filled by reads that return a user: the names of the groups
+	// it is a member of.
+	Groups   []string  `json:"groups"`
+	Created  time.Time `json:"created"`
+	Synced   time.Time `json:"synced,omitzero"`
+	Modified time.Time `json:"modified"`
+}
+
+// Group is a user group of the application.
+type Group struct {
+	Name       string       `json:"name"`
+	Kind       Kind         `json:"kind"`
+	Source     string       `json:"source"`
+	ExternalID string       `json:"external_id"`
+	DN         string       `json:"dn,omitempty"`
+	Members    []string     `json:"members"` // usernames, filled by reads
+	Roles      []Assignment `json:"roles"`
+	Created    time.Time    `json:"created"`
+	Synced     time.Time    `json:"synced,omitzero"`
+}
+
+// Role is a named permission set.
+type Role struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// EffectiveAssignment is an assignment a user holds, and where from: "" for
+// its own, or the name of the group it holds it through.
+type EffectiveAssignment struct {
+	Assignment
+	Via string `json:"via"`
+}
+
+// Action is what the import rules decide for one entry, and what happened to
+// it. The names are those of the run's counts.
+type Action string
+
+// The actions of a plan and a run.
+const (
+	ActionCreated   Action = "created"
+	ActionUpdated   Action = "updated"
+	ActionUnchanged Action = "unchanged"
+	ActionSkipped   Action = "skipped"
+	ActionFailed    Action = "failed"
+	ActionRemoved   Action = "removed"  // a member removed from a group
+	ActionDisabled  Action = "disabled" // a user disabled by a sync
+)
+
+// Block says why an entry is skipped, for entries blocked by the rules.
+type Block string
+
+// The reasons the rules block an entry.
+const (
+	NotBlocked      Block = ""
+	BlockedInternal Block = "internal"     // a username that exists as an internal user
+	BlockedSource   Block = "other-source" // taken by another source's user
+)
+
+// ReasonInternal is the reason text of an entry blocked by an internal user
+// of the same name. The wording is the product's.
+const ReasonInternal = "Username already exists as an internal user"
+
+// RunStatus is the state of a run in the journal.
+type RunStatus string
+
+// The states of a run.
+const (
+	RunPlanned     RunStatus = "planned"
+	RunRunning     RunStatus = "running"
+	RunCompleted   RunStatus = "completed"
+	RunFailed      RunStatus = "failed"
+	RunInterrupted RunStatus = "interrupted"
+)
+
+// Counts tallies a run's entries by action.
+type Counts struct {
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Skipped   int `json:"skipped"`
+	Failed    int `json:"failed"`
+	Removed   int `json:"removed"`
+	Disabled  int `json:"disabled"`
+}
+
+// RunEntry is one entry's outcome in a run.
+type RunEntry struct {
+	Name   string              `json:"name"`
+	Type   directory.EntryType `json:"type"`
+	Action Action              `json:"action"`
+	Reason string              `json:"reason"`
+	// Block is set for entries skipped by a blocking rule.
+	Block Block `json:"block,omitempty"`
+	// Group names the group a removed member was removed from.
+	Group string `json:"group,omitempty"`
+}
+
+// Run is one import or synchronization, as journaled.
+type Run struct {
+	ID       uint64    `json:"id"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Actor    string    `json:"actor"`
+	Source   string    `json:"source"`
+	Command  string    `json:"command"`
+	Status   RunStatus `json:"status"`
+	// Error says why a failed run failed, or why a read was incomplete.
+	Error   string     `json:"error,omitempty"`
+	Counts  Counts     `json:"counts"`
+	Entries []RunEntry `json:"entries"`
+}
+
+// Options are the choices of an import, as the wizard and the CLI offer them.
+type Options struct {
+	// Enable enables new users after import; off, they are created
+	// disabled, pending review. Users disabled in the directory are always
+	// stored disabled.
+	Enable bool
+	// Roles are granted to new entries that were selected (not to members
+	// imported only through a group: they hold the group's roles).
+	Roles []Assignment
+	// CopyRolesFrom names a user whose own assignments are granted to new
+	// selected entries as well.
+	CopyRolesFrom string
+	// AddNew creates entries not yet in the store.
+	AddNew bool
+	// UpdateExisting refreshes entries imported before.
+	UpdateExisting bool
+	// MatchByEmail links a user not yet imported from this source to an
+	// existing user with the same email address (case-insensitive), as the
+	// Entra wizard does.
+	MatchByEmail bool
+	// RequireEmail fails users without an email address (Entra).
+	RequireEmail bool
+	// Force applies removals and disables beyond the threshold.
+	Force bool
+	// Threshold limits removals and disables per group; the zero value
+	// means the default (10% of the group or 500, whichever is smaller).
+	Threshold Threshold
+}
+
+// Threshold is the most a sync may remove or disable in one group without
+// being forced: Percent of the group's members, or Max, whichever is smaller.
+type Threshold struct {
+	Percent float64
+	Max     int
+}
+
+// DefaultThreshold is 10% of the group or 500 users, whichever is smaller.
+var DefaultThreshold = Threshold{Percent: 10, Max: 500}
+
+// GroupInput is a group to import or synchronize, read from its directory.
+type GroupInput struct {
+	Read *directory.GroupRead
+	// Deleted are external IDs of current store members that the directory
+	// confirmed no longer exist: they are disabled (only when the read is
+	// complete).
+	Deleted []string
+}
+
+// Input is everything one import or sync takes in: entries read from one
+// source, and the options.
+type Input struct {
+	Source  string
+	Actor   string
+	Command string
+	// Users are users selected for import.
+	Users []directory.Entry
+	// Groups are groups selected for import or synchronization, with their
+	// members. Their members are imported too.
+	Groups  []GroupInput
+	Options Options
+}
+
+// Progress reports how an apply is going, after each batch.
+type Progress struct {
+	Done, Total int
+	Counts      Counts
+	Current     string // the last entry of the batch just written
+}
