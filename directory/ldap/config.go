@@ -46,6 +46,12 @@ type Attributes struct {
 	MemberOf    string `toml:"member_of"`
 	UserClass   string `toml:"user_class"`
 	GroupClass  string `toml:"group_class"`
+	// Disabled names the attribute that marks an account disabled:
+	// userAccountControl (bit 0x2) for active-directory, nsAccountLock
+	// ("TRUE") for freeipa, pwdAccountLockedTime (administrative lock) for
+	// openldap. With active-directory it is read as a userAccountControl
+	// number, otherwise as a boolean.
+	Disabled string `toml:"disabled"`
 }
 
 // Duration is a time.Duration written in TOML as a string ("30s").

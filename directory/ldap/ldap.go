@@ -1,0 +1,207 @@
+package ldap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/usersync/usersync/directory"
+)
+
+// OIDs read from the root DSE.
+const (
+	oidPaging           = "1.2.840.113556.1.4.319" // paged results control
+	oidActiveDirectory  = "1.2.840.113556.1.4.800" // LDAP_CAP_ACTIVE_DIRECTORY_OID
+	matchingRuleInChain = "1.2.840.113556.1.4.1941"
+)
+
+// Directory is one LDAP server, connected and bound. It satisfies
+// directory.Directory. It reconnects on the next call after a lost
+// connection; a read the loss interrupted is reported incomplete.
+type Directory struct {
+	cfg      Config
+	sch      *schema
+	c        *connector
+	pageSize int
+	timeout  time.Duration
+
+	userBase  string
+	groupBase string
+
+	// closing is cancelled by Close, to stop searches under way.
+	closing context.Context
+	close   context.CancelFunc
+
+	mu     sync.Mutex
+	conn   *goldap.Conn
+	closed bool
+	// ad is true when the root DSE says Active Directory (or Samba AD):
+	// the in-chain matching rule and primaryGroupToken are available.
+	ad bool
+	// paging is false only when the root DSE lists controls and the paged
+	// results control is not among them.
+	paging bool
+}
+
+var _ directory.Directory = (*Directory)(nil)
+
+// Open connects to the server cfg describes, sets up TLS (ldaps:// or
+// StartTLS), binds (anonymously when bind_dn is empty) and reads the root
+// DSE. Every error says which step failed and what to check; none
+// includes the password.
+func Open(ctx context.Context, cfg Config) (*Directory, error) {
+	d, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := d.c.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.label(), err)
+	}
+	d.conn = conn
+	d.readRootDSE(ctx, conn)
+	return d, nil
+}
+
+func prepare(cfg Config) (*Directory, error) {
+	label := cfg.Name
+	if label == "" {
+		label = cfg.URL
+	}
+	c, err := newConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	sch, err := newSchema(cfg.Flavor, cfg.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	base := strings.TrimSpace(cfg.BaseDN)
+	d := &Directory{
+		cfg:       cfg,
+		sch:       sch,
+		c:         c,
+		pageSize:  cfg.PageSize,
+		timeout:   c.timeout,
+		userBase:  firstNonEmpty(cfg.UserBaseDN, base),
+		groupBase: firstNonEmpty(cfg.GroupBaseDN, base),
+		paging:    true,
+	}
+	if d.pageSize <= 0 {
+		d.pageSize = DefaultPageSize
+	}
+	for _, b := range []struct{ key, dn string }{{"user_base_dn", d.userBase}, {"group_base_dn", d.groupBase}} {
+		if b.dn == "" {
+			return nil, fmt.Errorf("%s: %s is empty: set base_dn (e.g. \"dc=example,dc=com\")", label, b.key)
+		}
+		if _, err := goldap.ParseDN(b.dn); err != nil {
+			return nil, fmt.Errorf("%s: %s %q is not a valid DN: %v", label, b.key, b.dn, err)
+		}
+	}
+	d.closing, d.close = context.WithCancel(context.Background())
+	return d, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (d *Directory) label() string {
+	if d.cfg.Name != "" {
+		return d.cfg.Name
+	}
+	return d.cfg.URL
+}
+
+// Name is the directory's configured name.
+func (d *Directory) Name() string { return d.cfg.Name }
+
+// Kind is directory.KindLDAP.
+func (d *Directory) Kind() directory.Kind { return directory.KindLDAP }
+
+// Flavor is the resolved flavor ("openldap", "active-directory",
+// "freeipa").
+func (d *Directory) Flavor() string { return d.sch.flavor }
+
+// Close ends searches under way and closes the connection.
+func (d *Directory) Close() error {
+	d.close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	if d.conn == nil {
+		return nil
+	}
+	err := d.conn.Close()
+	d.conn = nil
+	return err
+}
+
+// client returns the live connection, reconnecting when it was lost.
+func (d *Directory) client(ctx context.Context) (*goldap.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, errors.New("directory " + d.label() + " is closed")
+	}
+	if d.conn != nil && !d.conn.IsClosing() {
+		return d.conn, nil
+	}
+	if d.conn != nil {
+		_ = d.conn.Close()
+		d.conn = nil
+	}
+	conn, err := d.c.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reconnect: %w", d.label(), err)
+	}
+	d.conn = conn
+	return conn, nil
+}
+
+// opContext is ctx, also cancelled when the directory is closed.
+func (d *Directory) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.closing, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// readRootDSE learns what the server supports. A root DSE the bind may not
+// read leaves the defaults: paging on, not Active Directory.
+func (d *Directory) readRootDSE(ctx context.Context, conn *goldap.Conn) {
+	var controls, caps []string
+	_, err := d.stream(ctx, conn, searchReq{
+		base: "", scope: goldap.ScopeBaseObject, filter: "(objectClass=*)",
+		attrs: []string{"supportedControl", "supportedCapabilities"}, noPaging: true,
+	}, func(e *goldap.Entry) error {
+		controls = e.GetEqualFoldAttributeValues("supportedControl")
+		caps = e.GetEqualFoldAttributeValues("supportedCapabilities")
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	if len(controls) > 0 {
+		d.paging = contains(controls, oidPaging)
+	}
+	d.ad = contains(caps, oidActiveDirectory)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if strings.TrimSpace(x) == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package slapdtest
+
+import (
+	"os"
+	"os/exec"
+)
+
+var terminate = os.Interrupt
+
+// setParentDeathSignal is Linux-only; elsewhere slapd outlives a test
+// binary that dies without running its cleanups.
+func setParentDeathSignal(*exec.Cmd) {}
