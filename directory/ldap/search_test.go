@@ -41,18 +41,18 @@ func TestSearch_WildcardMatchesNameAttributes(t *testing.T) {
 		{"an*", []string{"analysts", "andrei", "anna"}},
 		{"AN*", []string{"analysts", "andrei", "anna"}},
 		{"anna", []string{"anna"}},
-		{"*stone", []string{"bob"}},               // surname / cn
-		{"yusuf@*", []string{"yperez"}},           // mail
-		{"Perez, Yusuf", []string{"yperez"}},      // cn with a comma
-		{"Smith+*", []string{"smithjones"}},       // plus sign
-		{"Zoë*", []string{"zoe"}},                 // unicode given name
-		{"*Ångström", []string{"zoe"}},            // unicode surname
-		{"Zoë Å.", []string{"zoe"}},               // display name
-		{"a**ysts", []string{"analysts"}},         // runs of * are one
-		{"nobody*", nil},                          // nothing
-		{"build*", []string{"builders"}},          // groups by cn
-		{"x)(uid=y*", nil},                        // literal text, and no entry starts with it
-		{"*x)(uid=y*", []string{"literal"}},       // found literally
+		{"*stone", []string{"bob"}},          // surname / cn
+		{"yusuf@*", []string{"yperez"}},      // mail
+		{"Perez, Yusuf", []string{"yperez"}}, // cn with a comma
+		{"Smith+*", []string{"smithjones"}},  // plus sign
+		{"Zoë*", []string{"zoe"}},            // unicode given name
+		{"*Ångström", []string{"zoe"}},       // unicode surname
+		{"Zoë Å.", []string{"zoe"}},          // display name
+		{"a**ysts", []string{"analysts"}},    // runs of * are one
+		{"nobody*", nil},                     // nothing
+		{"build*", []string{"builders"}},     // groups by cn
+		{"x)(uid=y*", nil},                   // literal text, and no entry starts with it
+		{"*x)(uid=y*", []string{"literal"}},  // found literally
 		{"", []string{"analysts", "andrei", "anna", "bob", "builders", "literal", "smithjones", "yperez", "zoe"}},
 	}
 	for _, tt := range tests {

@@ -311,11 +311,16 @@ func (d *Data) Len() int { return len(d.entries) }
 
 // WriteLDIF writes the content as LDIF for slapadd, parents first, with
 // memberOf added as the memberof overlay would.
-func (d *Data) WriteLDIF(w io.Writer) error {
+func (d *Data) WriteLDIF(w io.Writer) error { return d.writeLDIF(w, true) }
+
+func (d *Data) writeLDIF(w io.Writer, memberOf bool) error {
 	for _, e := range d.entries {
 		e.memberOf = e.memberOf[:0]
 	}
 	for _, g := range d.entries {
+		if !memberOf {
+			break
+		}
 		for _, a := range g.attrs {
 			if !strings.EqualFold(a.name, "member") && !strings.EqualFold(a.name, "uniqueMember") {
 				continue

@@ -44,6 +44,7 @@ type Proxy struct {
 	ln      net.Listener
 	cutAt   atomic.Int64 // 0: never
 	entries atomic.Int64
+	onEntry atomic.Pointer[func(int)]
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -78,6 +79,11 @@ func (p *Proxy) CutAfterEntries(n int) {
 	}
 	p.cutAt.Store(p.entries.Load() + int64(n))
 }
+
+// OnEntry calls fn with the running count of search result entries (1,
+// 2, …) before each is forwarded, on the proxy's goroutine: to act at an
+// exact point of a read, e.g. kill the server.
+func (p *Proxy) OnEntry(fn func(count int)) { p.onEntry.Store(&fn) }
 
 // Entries is the number of search result entries forwarded so far.
 func (p *Proxy) Entries() int { return int(p.entries.Load()) }
@@ -272,6 +278,9 @@ func (s *proxySession) downstream(server, client net.Conn) {
 					pkt = s.rewriteEntry(pkt, asks)
 				}
 				n := s.p.entries.Add(1)
+				if fn := s.p.onEntry.Load(); fn != nil {
+					(*fn)(int(n))
+				}
 				if cut := s.p.cutAt.Load(); cut > 0 && n > cut {
 					s.p.cutAll()
 					return

@@ -242,7 +242,7 @@ func launch(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = data.WriteLDIF(f)
+	err = data.writeLDIF(f, !opts.NoMemberOf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
