@@ -1,0 +1,409 @@
+// Package tui is usersync's terminal interface: the Users app (users,
+// groups, their details, synchronizing a group) and the import wizard
+// (LDAP now, Entra tenants listed beside). It is built on Bubble Tea v2 with
+// one root model that owns the screen stack, the size, the styles and the
+// key map; screens are plain structs. The package only observes and
+// commands: the import rules live in package store, the sources in package
+// directory. See README.md in this directory for the rules the UI follows.
+package tui
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/store"
+)
+
+// Source is a configured directory the wizard can pick.
+type Source struct {
+	Name string
+	Kind directory.Kind
+	URL  string
+	// NeedsPassword asks for the bind password before connecting (the
+	// configuration names no environment variable or file for it).
+	NeedsPassword bool
+}
+
+// Config is what the app needs from its host (the CLI, or an SSH session).
+type Config struct {
+	Store *store.Store
+	// Sources are the configured directories: LDAP servers, and Entra
+	// tenants beside them.
+	Sources []Source
+	// Open connects to the named source; password is what the user typed
+	// when the source NeedsPassword, "" otherwise.
+	Open func(ctx context.Context, name, password string) (directory.Directory, error)
+	// Actor is journaled in runs: the OS user, or the SSH user.
+	Actor string
+	// ReadOnly may browse but not import or synchronize (SSH read-only keys).
+	ReadOnly bool
+}
+
+// Start tells which screen the app opens on.
+type Start int
+
+// The screens the app can start on.
+const (
+	// StartUsers opens the Users app; i opens the import wizard from it.
+	StartUsers Start = iota
+	// StartImport opens the import wizard at its server picker.
+	StartImport
+)
+
+// Run runs the app on the terminal until the user quits or ctx is done.
+// opts are passed to tea.NewProgram (input, output, environment, size for
+// SSH sessions and tests).
+func Run(ctx context.Context, cfg Config, start Start, opts ...tea.ProgramOption) error {
+	m := newModel(cfg, start)
+	defer m.closeAll()
+	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, opts...)...)
+	_, err := p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// New returns the root model, for hosts that run their own tea.Program
+// (an SSH server) and for tests.
+func New(cfg Config, start Start) tea.Model { return newModel(cfg, start) }
+
+// shared is what every screen reads: the host's configuration, the styles,
+// the key map, and the screen id counter.
+type shared struct {
+	cfg    Config
+	st     *styles
+	keys   keyMap
+	lastID screenID
+}
+
+func (sh *shared) newID() screenID {
+	sh.lastID++
+	return sh.lastID
+}
+
+// model is the root model: the only tea.Model of the app.
+type model struct {
+	sh     *shared
+	start  Start
+	stack  []screen
+	width  int
+	height int
+
+	help        help.Model
+	status      string
+	statusErr   bool
+	confirmQuit bool // "quit while a run is going?" is being asked
+	quitOnIdle  bool // quit as soon as no run is going
+	closed      bool
+}
+
+func newModel(cfg Config, start Start) *model {
+	sh := &shared{cfg: cfg, st: newStyles(true, false), keys: newKeyMap()}
+	m := &model{sh: sh, start: start, width: 80, height: 24, help: help.New()}
+	m.help.Styles = sh.st.help
+	switch start {
+	case StartImport:
+		m.stack = []screen{newServersScreen(sh)}
+	default:
+		m.stack = []screen{newUsersScreen(sh)}
+	}
+	return m
+}
+
+// Init asks for the terminal's background and starts the first screen.
+func (m *model) Init() tea.Cmd {
+	return tea.Batch(tea.RequestBackgroundColor, m.stack[0].Init())
+}
+
+func (m *model) active() screen { return m.stack[len(m.stack)-1] }
+
+func (m *model) find(id screenID) screen {
+	for _, s := range m.stack {
+		if s.ID() == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Update handles global keys and the screens' answers, then forwards a
+// message to the active screen, or a tagged result to the screen it is for.
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	if m.quitOnIdle && !m.busy() {
+		m.closeAll()
+		return m, tea.Quit
+	}
+	return m, cmd
+}
+
+func (m *model) update(msg tea.Msg) tea.Cmd {
+	k := &m.sh.keys
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.resize()
+		return nil
+	case tea.BackgroundColorMsg:
+		m.restyle(msg.IsDark(), m.sh.st.noColor)
+		return nil
+	case tea.ColorProfileMsg:
+		m.restyle(m.sh.st.dark, msg.Profile <= colorprofile.ASCII)
+		return nil
+	case tea.EnvMsg:
+		if v, ok := msg.LookupEnv("NO_COLOR"); ok && v != "" {
+			m.restyle(m.sh.st.dark, true)
+		}
+		return nil
+
+	case tea.KeyPressMsg:
+		if m.confirmQuit {
+			m.confirmQuit = false
+			if key.Matches(msg, k.Yes) {
+				m.quitOnIdle = true
+				for _, s := range m.stack {
+					if r, ok := s.(runner); ok && r.Busy() {
+						r.Stop()
+					}
+				}
+				m.setStatus("Stopping: finishing the current batch…", false)
+			}
+			return nil
+		}
+		m.status = ""
+		typing := m.active().Typing()
+		switch {
+		case msg.String() == "ctrl+c" || (!typing && key.Matches(msg, k.Quit)):
+			return m.quit()
+		case !typing && key.Matches(msg, k.Help):
+			m.help.ShowAll = !m.help.ShowAll
+			m.resize()
+			return nil
+		}
+		return m.active().Update(msg)
+
+	case tea.MouseClickMsg, tea.MouseWheelMsg:
+		mm, ok := toMouse(msg)
+		if !ok {
+			return nil
+		}
+		mm.y -= 1 // the title bar
+		if mm.y < 0 || mm.y >= m.bodyHeight() {
+			return nil
+		}
+		return m.active().Update(mm)
+
+	case pushMsg:
+		return m.push(msg.s)
+	case replaceMsg:
+		m.pop()
+		return m.push(msg.s)
+	case popMsg:
+		if len(m.stack) > 1 {
+			m.pop()
+		}
+		return m.deliver(msg.result)
+	case popToMsg:
+		for len(m.stack) > 1 && m.active().ID() != msg.id {
+			m.pop()
+		}
+		return m.deliver(msg.result)
+	case statusMsg:
+		m.setStatus(msg.text, msg.isErr)
+		return nil
+	case quitMsg:
+		return m.quit()
+	}
+
+	if t, ok := msg.(tagged); ok {
+		s := m.find(t.target().screen)
+		if s == nil {
+			// The screen that asked is gone: drop the late result, and free
+			// what it carries.
+			if r, ok := msg.(releaser); ok {
+				r.release()
+			}
+			return nil
+		}
+		return s.Update(msg)
+	}
+	return m.active().Update(msg)
+}
+
+// deliver hands a screen's result to whom it is for (tagged), or to the
+// now active screen.
+func (m *model) deliver(msg tea.Msg) tea.Cmd {
+	if msg == nil {
+		return nil
+	}
+	return func() tea.Msg { return msg }
+}
+
+func (m *model) push(s screen) tea.Cmd {
+	m.stack = append(m.stack, s)
+	m.layout(s)
+	return s.Init()
+}
+
+func (m *model) pop() {
+	s := m.active()
+	m.stack = m.stack[:len(m.stack)-1]
+	s.Close()
+}
+
+func (m *model) quit() tea.Cmd {
+	if m.busy() {
+		m.confirmQuit = true
+		return nil
+	}
+	m.closeAll()
+	return tea.Quit
+}
+
+// busy reports whether an import or sync is writing to the store.
+func (m *model) busy() bool {
+	for _, s := range m.stack {
+		if r, ok := s.(runner); ok && r.Busy() {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *model) closeAll() {
+	if m.closed {
+		return
+	}
+	m.closed = true
+	for i := len(m.stack) - 1; i >= 0; i-- {
+		m.stack[i].Close()
+	}
+}
+
+func (m *model) setStatus(text string, isErr bool) {
+	m.status, m.statusErr = text, isErr
+}
+
+func (m *model) restyle(dark, noColor bool) {
+	m.sh.st.set(dark, noColor)
+	m.help.Styles = m.sh.st.help
+	for _, s := range m.stack {
+		if r, ok := s.(restyler); ok {
+			r.restyle()
+		}
+	}
+}
+
+func (m *model) helpView() string {
+	m.help.SetWidth(m.width)
+	if m.confirmQuit {
+		return m.sh.st.warn.Render("A run is writing to the store. Quit? It stops after the current batch; finished batches stay. (y/N)")
+	}
+	return m.help.View(m.withGlobal(m.active().Help()))
+}
+
+// withGlobal adds the keys every screen has to a screen's help.
+func (m *model) withGlobal(h helpMap) helpMap {
+	k := m.sh.keys
+	short := append(append([]key.Binding{}, h.short...), k.Help, k.Quit)
+	full := append([][]key.Binding{}, h.FullHelp()...)
+	full = append(full, []key.Binding{k.Help, with(k.Quit, "quit (q, ctrl+c)")})
+	return helpMap{short: short, full: full}
+}
+
+func (m *model) bodyHeight() int {
+	h := m.height - 2 // title bar, help line
+	if m.help.ShowAll {
+		h = m.height - 1 - lineCount(m.helpView())
+	}
+	return max(1, h)
+}
+
+func (m *model) resize() {
+	for _, s := range m.stack {
+		m.layout(s)
+	}
+}
+
+func (m *model) layout(s screen) {
+	s.SetSize(m.width, m.bodyHeight())
+}
+
+// View draws the title bar, the active screen and the help.
+func (m *model) View() tea.View {
+	var b strings.Builder
+	b.WriteString(m.titleBar())
+	b.WriteByte('\n')
+	b.WriteString(fit(m.active().View(), m.width, m.bodyHeight()))
+	b.WriteByte('\n')
+	b.WriteString(fit(m.helpView(), m.width, m.height-1-m.bodyHeight()))
+	v := tea.NewView(b.String())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "usersync"
+	return v
+}
+
+func (m *model) titleBar() string {
+	st := m.sh.st
+	var crumbs []string
+	for _, s := range m.stack {
+		if t := s.Title(); t != "" {
+			crumbs = append(crumbs, t)
+		}
+	}
+	left := "usersync › " + strings.Join(crumbs, " › ")
+	right := ""
+	switch {
+	case m.status != "" && m.statusErr:
+		right = glyphWarning + " " + m.status
+	case m.status != "":
+		right = m.status
+	case m.sh.cfg.ReadOnly:
+		right = "read-only"
+	}
+	width := m.width - 2 // the bar's padding
+	rw := ansi.StringWidth(right)
+	if rw > width/2 {
+		right = ansi.Truncate(right, width/2, "…")
+		rw = ansi.StringWidth(right)
+	}
+	lw := width - rw - 1
+	if ansi.StringWidth(left) > lw {
+		left = ansi.TruncateLeft(left, ansi.StringWidth(left)-lw+1, "…")
+	}
+	gap := max(1, width-ansi.StringWidth(left)-rw)
+	line := left + strings.Repeat(" ", gap) + right
+	return st.title.Width(m.width).MaxWidth(m.width).Render(line)
+}
+
+// fit cuts or pads s to exactly h lines of at most w cells.
+func fit(s string, w, h int) string {
+	if h <= 0 {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func lineCount(s string) int { return strings.Count(s, "\n") + 1 }

@@ -1,0 +1,485 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/store"
+)
+
+// userLoadedMsg is a user and its effective roles.
+type userLoadedMsg struct {
+	tag   tag
+	user  store.User
+	roles []store.EffectiveAssignment
+	err   error
+}
+
+func (m userLoadedMsg) target() tag { return m.tag }
+
+// copiedMsg is the outcome of store.CopyAssignments.
+type copiedMsg struct {
+	tag  tag
+	from string
+	err  error
+}
+
+func (m copiedMsg) target() tag { return m.tag }
+
+// userScreen is a user's details: fields, kind, source, external ID, DN,
+// enabled, groups, and the effective roles with where each comes from. c
+// copies roles and assignments from another user.
+type userScreen struct {
+	base
+	name       string
+	user       store.User
+	roles      []store.EffectiveAssignment
+	loaded     bool
+	err        string
+	note       string
+	noteErr    bool
+	confirm    string // copying from this user is being confirmed
+	copyOnLoad bool   // opened from a menu's "Copy roles…"
+	p          pager
+}
+
+func newUserScreen(sh *shared, name string) *userScreen {
+	return &userScreen{base: newBase(sh), name: name}
+}
+
+// Title implements screen.
+func (s *userScreen) Title() string { return s.name }
+
+// Init implements screen.
+func (s *userScreen) Init() tea.Cmd { return s.load() }
+
+func (s *userScreen) load() tea.Cmd {
+	tg, _ := s.renew()
+	st, name := s.sh.cfg.Store, s.name
+	return func() tea.Msg {
+		u, err := st.GetUser(name)
+		if err != nil {
+			return userLoadedMsg{tag: tg, err: err}
+		}
+		roles, err := st.EffectiveRoles(u.Username)
+		return userLoadedMsg{tag: tg, user: u, roles: roles, err: err}
+	}
+}
+
+// SetSize implements screen.
+func (s *userScreen) SetSize(w, h int) {
+	s.base.SetSize(w, h)
+	s.p.SetHeight(h - 2)
+	s.render()
+}
+
+// Help implements screen.
+func (s *userScreen) Help() helpMap {
+	k := s.sh.keys
+	if s.confirm != "" {
+		return helpMap{short: []key.Binding{k.Yes, k.No}}
+	}
+	return helpMap{short: []key.Binding{k.Up, k.Down, k.Copy, k.Menu, k.Back}}
+}
+
+func (s *userScreen) pickCopySource() tea.Cmd {
+	if s.sh.cfg.ReadOnly {
+		s.note, s.noteErr = "Read-only session: changing assignments is not allowed.", true
+		return nil
+	}
+	return push(newUserPicker(s.sh, "Copy roles from",
+		"Copy roles and assignments to "+s.name+" from which user?", s.name, s.tag()))
+}
+
+// Update implements screen.
+func (s *userScreen) Update(msg tea.Msg) tea.Cmd {
+	k := &s.sh.keys
+	switch msg := msg.(type) {
+	case userLoadedMsg:
+		if !s.fresh(msg.tag) {
+			return nil
+		}
+		s.loaded = true
+		s.err = ""
+		if msg.err != nil {
+			s.err = "Could not read " + s.name + ": " + msg.err.Error()
+		}
+		s.user, s.roles = msg.user, msg.roles
+		s.render()
+		if s.copyOnLoad && msg.err == nil {
+			s.copyOnLoad = false
+			return s.pickCopySource()
+		}
+	case userPickedMsg:
+		s.confirm = msg.name
+	case copiedMsg:
+		if msg.err != nil {
+			s.note, s.noteErr = "Could not copy: "+msg.err.Error(), true
+			return nil
+		}
+		s.note, s.noteErr = "Copied the roles and assignments of "+msg.from+".", false
+		return s.load()
+	case menuChoiceMsg:
+		if msg.action == "copy" {
+			return s.pickCopySource()
+		}
+	case refreshMsg:
+		return s.load()
+	case mouseMsg:
+		s.p.Wheel(msg)
+	case tea.KeyPressMsg:
+		if s.confirm != "" {
+			from := s.confirm
+			s.confirm = ""
+			if !key.Matches(msg, k.Yes) {
+				return nil
+			}
+			st, to := s.sh.cfg.Store, s.user.Username
+			tg := tag{screen: s.id, gen: s.gen}
+			return func() tea.Msg {
+				return copiedMsg{tag: tg, from: from, err: st.CopyAssignments(from, to)}
+			}
+		}
+		s.note = ""
+		switch {
+		case s.p.Navigate(msg, k):
+		case key.Matches(msg, k.Copy):
+			return s.pickCopySource()
+		case key.Matches(msg, k.Menu):
+			it := menuItem{label: "Copy roles and assignments from…", msg: menuChoiceMsg{tag: s.tag(), action: "copy"}}
+			if s.sh.cfg.ReadOnly {
+				it.disabled = "Read-only session: changing assignments is not allowed."
+			}
+			return push(newMenu(s.sh, "User "+s.name, []menuItem{it}))
+		case key.Matches(msg, k.Back):
+			return back()
+		}
+	}
+	return nil
+}
+
+func (s *userScreen) render() {
+	st := s.sh.st
+	u := s.user
+	var lines []string
+	add := func(l ...string) { lines = append(lines, l...) }
+	switch {
+	case !s.loaded:
+		add(st.dim.Render("Loading…"))
+		s.p.SetLines(lines)
+		return
+	case s.err != "":
+		add(st.err.Render(glyphWarning + " " + s.err))
+		s.p.SetLines(lines)
+		return
+	}
+	add(st.heading.Render(glyphUser+" User "+u.Username), "")
+	const lw = 13
+	add(field(s.sh, "Display name", u.DisplayName, lw), field(s.sh, "Email", u.Email, lw))
+	add(field(s.sh, "Kind", string(u.Kind), lw))
+	if u.Kind == store.External {
+		add(field(s.sh, "Source", u.Source, lw), field(s.sh, "External ID", u.ExternalID, lw), field(s.sh, "DN", u.DN, lw))
+		synced := ""
+		if !u.Synced.IsZero() {
+			synced = u.Synced.Local().Format(time.DateTime)
+		}
+		add(field(s.sh, "Synchronized", synced, lw))
+	}
+	enabled := yesNo(u.Enabled)
+	if !u.Enabled {
+		enabled = st.warn.Render("no")
+	}
+	add(field(s.sh, "Enabled", enabled, lw))
+	add(field(s.sh, "Groups", strings.Join(u.Groups, ", "), lw))
+	add("", st.heading.Render("Effective roles"))
+	if len(s.roles) == 0 {
+		add("  none")
+	}
+	for _, r := range s.roles {
+		from := "own"
+		if r.Via != "" {
+			from = "via group " + r.Via
+		}
+		add("  " + pad(r.Role, 16) + " " + pad("@ "+r.Scope, 20) + " " + st.dim.Render(from))
+	}
+	s.p.SetLines(lines)
+}
+
+// View implements screen.
+func (s *userScreen) View() string {
+	st := s.sh.st
+	var footer string
+	switch {
+	case s.confirm != "":
+		footer = st.accent.Render(fmt.Sprintf("Copy the roles and assignments of %s to %s? (y/N)", s.confirm, s.name))
+	case s.note != "" && s.noteErr:
+		footer = st.err.Render(glyphWarning + " " + s.note)
+	case s.note != "":
+		footer = st.ok.Render(s.note)
+	case s.sh.cfg.ReadOnly:
+		footer = st.dim.Render("Read-only session.")
+	default:
+		footer = st.dim.Render("c copies roles and assignments from another user")
+	}
+	return s.p.View() + "\n\n" + footer
+}
+
+// groupLoadedMsg is a group read from the store.
+type groupLoadedMsg struct {
+	tag   tag
+	group store.Group
+	users map[string]store.User
+	err   error
+}
+
+func (m groupLoadedMsg) target() tag { return m.tag }
+
+// groupScreen is a group's details card: fields, roles, members, and the
+// Synchronize button (s, or Synchronize group in the action menu).
+type groupScreen struct {
+	base
+	name       string
+	g          store.Group
+	loaded     bool
+	err        string
+	note       string
+	noteErr    bool
+	members    table[string]
+	syncOnLoad bool
+}
+
+func newGroupScreen(sh *shared, name string) *groupScreen {
+	return &groupScreen{base: newBase(sh), name: name}
+}
+
+// Title implements screen.
+func (s *groupScreen) Title() string { return s.name }
+
+// Init implements screen.
+func (s *groupScreen) Init() tea.Cmd { return s.load() }
+
+func (s *groupScreen) load() tea.Cmd {
+	tg, _ := s.renew()
+	st, name := s.sh.cfg.Store, s.name
+	return func() tea.Msg {
+		g, err := st.GetGroup(name)
+		return groupLoadedMsg{tag: tg, group: g, err: err}
+	}
+}
+
+// groupCardLines is the card's height above the member list.
+const groupCardLines = 9
+
+// SetSize implements screen.
+func (s *groupScreen) SetSize(w, h int) {
+	s.base.SetSize(w, h)
+	s.members.SetHeight(h - groupCardLines - 2)
+}
+
+// Help implements screen.
+func (s *groupScreen) Help() helpMap {
+	k := s.sh.keys
+	return helpMap{
+		short: []key.Binding{k.Sync, k.Menu, k.Up, k.Down, with(k.Enter, "member"), k.Back},
+		full:  [][]key.Binding{k.navKeys(), {k.Sync, k.Menu, with(k.Enter, "open the member"), k.Back}},
+	}
+}
+
+// Update implements screen.
+func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
+	k := &s.sh.keys
+	switch msg := msg.(type) {
+	case groupLoadedMsg:
+		if !s.fresh(msg.tag) {
+			return nil
+		}
+		s.loaded = true
+		s.err = ""
+		if msg.err != nil {
+			s.err = "Could not read group " + s.name + ": " + msg.err.Error()
+			return nil
+		}
+		s.g = msg.group
+		s.members.Set(msg.group.Members, func(m string) string { return m })
+		if s.syncOnLoad {
+			s.syncOnLoad = false
+			return s.sync()
+		}
+	case refreshMsg:
+		if msg.note != "" {
+			s.note, s.noteErr = msg.note, false
+		}
+		return s.load()
+	case menuChoiceMsg:
+		if msg.action == "sync" {
+			return s.sync()
+		}
+	case mouseMsg:
+		if msg.kind == mouseClick && msg.y == 0 && msg.x >= s.width-len(syncButton)-1 {
+			return s.sync()
+		}
+		before := s.members.cursor
+		if p := s.members.Mouse(msg, groupCardLines+1); p >= 0 && p == before {
+			return s.openMember()
+		}
+	case tea.KeyPressMsg:
+		s.note = ""
+		switch {
+		case s.members.Navigate(msg, k):
+		case key.Matches(msg, k.Sync):
+			return s.sync()
+		case key.Matches(msg, k.Menu):
+			sync := menuItem{label: "Synchronize group", msg: menuChoiceMsg{tag: s.tag(), action: "sync"}}
+			if reason := s.cannotSync(); reason != "" {
+				sync.disabled = reason
+			}
+			return push(newMenu(s.sh, "Group "+s.name, []menuItem{sync}))
+		case key.Matches(msg, k.Enter):
+			return s.openMember()
+		case key.Matches(msg, k.Back):
+			return back()
+		}
+	}
+	return nil
+}
+
+func (s *groupScreen) openMember() tea.Cmd {
+	if i, ok := s.members.Current(); ok {
+		return push(newUserScreen(s.sh, *s.members.Item(i)))
+	}
+	return nil
+}
+
+// cannotSync says why the group cannot be synchronized, if it cannot.
+func (s *groupScreen) cannotSync() string {
+	switch {
+	case !s.loaded || s.err != "":
+		return "The group is not loaded."
+	case s.g.Kind != store.External:
+		return "An internal group has no directory to synchronize from."
+	case s.sh.cfg.ReadOnly:
+		return "Read-only session: synchronizing is not allowed."
+	}
+	if _, ok := s.source(); !ok {
+		return fmt.Sprintf("The group came from %s, which is not configured any more.", s.g.Source)
+	}
+	return ""
+}
+
+func (s *groupScreen) source() (Source, bool) {
+	for _, src := range s.sh.cfg.Sources {
+		if src.Name == s.g.Source {
+			return src, true
+		}
+	}
+	return Source{}, false
+}
+
+// sync connects to the group's directory (asking for its password when
+// needed), then runs the synchronization with the progress view.
+func (s *groupScreen) sync() tea.Cmd {
+	if reason := s.cannotSync(); reason != "" {
+		s.note, s.noteErr = reason, true
+		return nil
+	}
+	src, _ := s.source()
+	g := s.g
+	sh := s.sh
+	returnTo := s.id
+	conn := newServersScreen(sh)
+	conn.pick = src.Name
+	conn.then = func(_ Source, dir directory.Directory) tea.Cmd {
+		return replace(newProgressScreen(sh, syncJob(sh, g, dir, returnTo)))
+	}
+	return push(conn)
+}
+
+// syncJob is the synchronization of one group: read it whole from dir,
+// then apply with the sync's options (role assignments never change).
+func syncJob(sh *shared, g store.Group, dir directory.Directory, returnTo screenID) job {
+	st := sh.cfg.Store
+	return job{
+		title:    "Synchronizing group " + g.Name,
+		verb:     "synchronization",
+		returnTo: returnTo,
+		dir:      dir,
+		prepare: func(ctx context.Context) (store.Input, error) {
+			gi, err := st.ReadGroup(ctx, dir, g.ExternalID)
+			if err != nil {
+				return store.Input{}, err
+			}
+			return store.Input{
+				Source:  g.Source,
+				Actor:   sh.cfg.Actor,
+				Command: "usersync sync " + shellQuote(g.Name) + " --yes",
+				Groups:  []store.GroupInput{gi},
+				Options: store.Options{AddNew: true, UpdateExisting: true},
+			}, nil
+		},
+	}
+}
+
+const syncButton = "[ Synchronize ]"
+
+// View implements screen.
+func (s *groupScreen) View() string {
+	st := s.sh.st
+	switch {
+	case s.err != "":
+		return st.err.Render(glyphWarning + " " + s.err)
+	case !s.loaded:
+		return st.dim.Render("Loading…")
+	}
+	g := s.g
+	const lw = 13
+	btn := st.button.Render(syncButton)
+	if s.cannotSync() == "" {
+		btn = st.buttonOn.Render(syncButton)
+	}
+	title := glyphGroup + " Group details: " + g.Name
+	head := st.heading.Render(pad(title, max(10, s.width-len(syncButton)-1))) + " " + btn
+	synced := ""
+	if !g.Synced.IsZero() {
+		synced = g.Synced.Local().Format(time.DateTime)
+	}
+	roles := assignmentsText(g.Roles)
+	lines := []string{
+		head,
+		"",
+		field(s.sh, "Kind", string(g.Kind), lw),
+		field(s.sh, "Source", g.Source, lw),
+		field(s.sh, "External ID", g.ExternalID, lw),
+		field(s.sh, "DN", g.DN, lw),
+		field(s.sh, "Synchronized", synced, lw),
+		field(s.sh, "Roles", roles, lw),
+		"",
+		st.heading.Render(fmt.Sprintf("Members (%d)", len(g.Members))),
+	}
+	if len(g.Members) == 0 {
+		lines = append(lines, "  none")
+	}
+	from, to := s.members.Visible()
+	for p := from; p < to; p++ {
+		lines = append(lines, rowLine(s.sh, p == s.members.cursor, glyphUser+" "+*s.members.Item(s.members.view[p]), s.width))
+	}
+	for len(lines) < s.height-1 {
+		lines = append(lines, "")
+	}
+	switch {
+	case s.note != "" && s.noteErr:
+		lines = append(lines, st.err.Render(glyphWarning+" "+s.note))
+	case s.note != "":
+		lines = append(lines, st.ok.Render(s.note))
+	case g.Kind == store.External:
+		lines = append(lines, st.dim.Render("s synchronizes the group with "+g.Source+": role assignments are never changed."))
+	default:
+		lines = append(lines, st.dim.Render("An internal group: made in the application, not synchronized."))
+	}
+	return joinLines(lines)
+}

@@ -1,0 +1,169 @@
+package tui
+
+import (
+	"context"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// screen is one screen of the app. Screens are plain structs driven by the
+// root model: it sizes them, forwards keys to the active one and results to
+// the one they are for, and closes them when they leave the stack. A screen
+// answers with typed messages (pushMsg, popMsg, …) returned from commands; it
+// never reaches into its parent.
+type screen interface {
+	ID() screenID
+	// Title is the screen's part of the breadcrumb in the title bar.
+	Title() string
+	// Init starts what the screen needs when it is pushed (loads run in
+	// commands).
+	Init() tea.Cmd
+	Update(msg tea.Msg) tea.Cmd
+	View() string
+	SetSize(width, height int)
+	// Help lists the keys the screen uses now.
+	Help() helpMap
+	// Typing reports whether a text input has the focus: letters then go
+	// to it, not to global keys such as q and ?.
+	Typing() bool
+	// Close cancels the screen's I/O and frees what it holds.
+	Close()
+}
+
+// runner is a screen that writes to the store in the background.
+type runner interface {
+	Busy() bool
+	Stop()
+}
+
+// restyler is a screen holding copies of styles (text inputs) that must be
+// refreshed when the shared styles change.
+type restyler interface{ restyle() }
+
+// screenID names one screen instance for the lifetime of the app.
+type screenID uint64
+
+// tag marks a command's result with the screen that asked and the
+// generation of the request: a result for a closed screen, or for a request
+// since superseded, is dropped.
+type tag struct {
+	screen screenID
+	gen    uint64
+}
+
+// tagged is a result of I/O, for one screen.
+type tagged interface{ target() tag }
+
+// releaser is a tagged result holding something (an open directory) to free
+// if it is dropped.
+type releaser interface{ release() }
+
+// Navigation answers from screens to the root model.
+type (
+	// pushMsg opens a screen on top of the current one.
+	pushMsg struct{ s screen }
+	// replaceMsg replaces the current screen.
+	replaceMsg struct{ s screen }
+	// popMsg closes the current screen and hands result (if any) on: to the
+	// screen it is tagged for, or to the screen now on top.
+	popMsg struct{ result tea.Msg }
+	// popToMsg closes screens until id is on top, then hands result on.
+	popToMsg struct {
+		id     screenID
+		result tea.Msg
+	}
+	// statusMsg shows a short message in the title bar.
+	statusMsg struct {
+		text  string
+		isErr bool
+	}
+	// quitMsg asks to quit (confirming while a run is going).
+	quitMsg struct{}
+)
+
+func send(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
+
+func push(s screen) tea.Cmd           { return send(pushMsg{s}) }
+func replace(s screen) tea.Cmd        { return send(replaceMsg{s}) }
+func back() tea.Cmd                   { return send(popMsg{}) }
+func backWith(result tea.Msg) tea.Cmd { return send(popMsg{result: result}) }
+func status(text string) tea.Cmd      { return send(statusMsg{text: text}) }
+func statusErr(text string) tea.Cmd   { return send(statusMsg{text: text, isErr: true}) }
+
+// base is what every screen embeds: its id, the generation of its current
+// request, the context its I/O runs under, and its size.
+type base struct {
+	sh     *shared
+	id     screenID
+	gen    uint64
+	ctx    context.Context
+	cancel context.CancelFunc
+	width  int
+	height int
+}
+
+func newBase(sh *shared) base {
+	ctx, cancel := context.WithCancel(context.Background())
+	return base{sh: sh, id: sh.newID(), ctx: ctx, cancel: cancel, width: 80, height: 22}
+}
+
+// ID implements screen.
+func (b *base) ID() screenID { return b.id }
+
+// SetSize implements screen.
+func (b *base) SetSize(w, h int) { b.width, b.height = w, h }
+
+// Typing implements screen: no text input by default.
+func (b *base) Typing() bool { return false }
+
+// Close implements screen: cancel what is running.
+func (b *base) Close() { b.cancel() }
+
+// tag is the tag of the current request.
+func (b *base) tag() tag { return tag{b.id, b.gen} }
+
+// renew starts a new request: the previous one is cancelled and its late
+// results will be dropped. It returns the new request's tag and context.
+func (b *base) renew() (tag, context.Context) {
+	b.cancel()
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.gen++
+	return b.tag(), b.ctx
+}
+
+// fresh reports whether t is the tag of the current request.
+func (b *base) fresh(t tag) bool { return t.screen == b.id && t.gen == b.gen }
+
+// mouseKind is what the mouse did.
+type mouseKind int
+
+const (
+	mouseClick mouseKind = iota
+	mouseWheelUp
+	mouseWheelDown
+)
+
+// mouseMsg is a mouse event in the coordinates of the screen's body (row 0
+// is the first line under the title bar).
+type mouseMsg struct {
+	kind mouseKind
+	x, y int
+}
+
+func toMouse(msg tea.Msg) (mouseMsg, bool) {
+	switch msg := msg.(type) {
+	case tea.MouseClickMsg:
+		if msg.Button != tea.MouseLeft {
+			return mouseMsg{}, false
+		}
+		return mouseMsg{kind: mouseClick, x: msg.X, y: msg.Y}, true
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			return mouseMsg{kind: mouseWheelUp, x: msg.X, y: msg.Y}, true
+		case tea.MouseWheelDown:
+			return mouseMsg{kind: mouseWheelDown, x: msg.X, y: msg.Y}, true
+		}
+	}
+	return mouseMsg{}, false
+}

@@ -1,0 +1,303 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/store"
+)
+
+// importSession is what the wizard's screens share once a source is open:
+// the directory, the last search, and the options chosen. The search screen
+// owns it and closes the directory when it leaves.
+type importSession struct {
+	source Source
+	dir    directory.Directory
+	opts   importOptions
+}
+
+// importOptions are the wizard's options screen.
+type importOptions struct {
+	enable   bool
+	roles    []store.Assignment
+	copyFrom string
+}
+
+// openedMsg is the result of connecting to a source.
+type openedMsg struct {
+	tag tag
+	dir directory.Directory
+	err error
+}
+
+func (m openedMsg) target() tag { return m.tag }
+
+// release closes a directory nobody is waiting for any more.
+func (m openedMsg) release() {
+	if m.dir != nil {
+		m.dir.Close()
+	}
+}
+
+// serversScreen is the wizard's first step: pick a configured directory
+// (LDAP servers, Entra tenants beside them), type its password when the
+// configuration has none, connect.
+type serversScreen struct {
+	base
+	t          table[Source]
+	password   textinput.Model
+	asking     bool // the password prompt is shown
+	connecting bool
+	err        string
+	// then, when set, is called with the open directory instead of
+	// opening the search screen (a group sync asks for a connection).
+	then func(Source, directory.Directory) tea.Cmd
+	pick string // open this source at once (sync: the group's source)
+}
+
+func sourceHay(s Source) string { return s.Name + " " + string(s.Kind) + " " + s.URL }
+
+func newServersScreen(sh *shared) *serversScreen {
+	s := &serversScreen{base: newBase(sh)}
+	s.t.Append(sh.cfg.Sources, sourceHay)
+	s.password = newInput(sh, "Password: ", "bind password")
+	s.password.EchoMode = textinput.EchoPassword
+	s.password.EchoCharacter = '•'
+	return s
+}
+
+// Title implements screen.
+func (s *serversScreen) Title() string {
+	if s.pick != "" {
+		return "Connect to " + s.pick
+	}
+	return "Import"
+}
+
+// Init implements screen.
+func (s *serversScreen) Init() tea.Cmd {
+	if s.pick == "" {
+		return nil
+	}
+	for i, src := range s.sh.cfg.Sources {
+		if src.Name == s.pick {
+			s.t.MoveTo(i)
+			return s.choose()
+		}
+	}
+	s.err = fmt.Sprintf("%q is not a configured directory: add it to the configuration file.", s.pick)
+	return nil
+}
+
+func (s *serversScreen) restyle() { s.password.SetStyles(s.sh.st.input) }
+
+// Typing implements screen.
+func (s *serversScreen) Typing() bool { return s.asking }
+
+// SetSize implements screen.
+func (s *serversScreen) SetSize(w, h int) {
+	s.base.SetSize(w, h)
+	s.t.SetHeight(h - 6)
+	s.password.SetWidth(max(10, w-14))
+}
+
+// Help implements screen.
+func (s *serversScreen) Help() helpMap {
+	k := s.sh.keys
+	if s.asking {
+		return helpMap{short: []key.Binding{with(k.Enter, "connect"), with(k.Back, "cancel")}}
+	}
+	return helpMap{
+		short: []key.Binding{k.Up, k.Down, with(k.Enter, "connect"), k.Back},
+		full:  [][]key.Binding{k.navKeys(), {with(k.Enter, "connect"), k.Back}},
+	}
+}
+
+func (s *serversScreen) current() (Source, bool) {
+	i, ok := s.t.Current()
+	if !ok {
+		return Source{}, false
+	}
+	return *s.t.Item(i), true
+}
+
+// Update implements screen.
+func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
+	k := &s.sh.keys
+	switch msg := msg.(type) {
+	case openedMsg:
+		if !s.fresh(msg.tag) {
+			msg.release()
+			return nil
+		}
+		s.connecting = false
+		src, _ := s.current()
+		if msg.err != nil {
+			s.err = fmt.Sprintf("Could not connect to %s: %v", src.Name, msg.err)
+			return nil
+		}
+		s.password.SetValue("")
+		if s.then != nil {
+			return s.then(src, msg.dir)
+		}
+		return push(newSearchScreen(s.sh, &importSession{source: src, dir: msg.dir}))
+
+	case mouseMsg:
+		if s.asking || s.connecting {
+			return nil
+		}
+		if p := s.t.Mouse(msg, 2); p >= 0 {
+			return s.choose()
+		}
+		return nil
+
+	case tea.KeyPressMsg:
+		if s.asking {
+			switch {
+			case key.Matches(msg, k.Back):
+				s.asking = false
+				s.password.Blur()
+				s.password.SetValue("")
+				if s.pick != "" {
+					return back()
+				}
+				return nil
+			case key.Matches(msg, k.Enter):
+				s.asking = false
+				s.password.Blur()
+				return s.connect()
+			}
+			var cmd tea.Cmd
+			s.password, cmd = s.password.Update(msg)
+			return cmd
+		}
+		if s.connecting {
+			if key.Matches(msg, k.Back) {
+				// Abandon the connection attempt.
+				s.renew()
+				s.connecting = false
+				if s.pick != "" {
+					return back()
+				}
+			}
+			return nil
+		}
+		switch {
+		case s.t.Navigate(msg, k):
+			s.err = ""
+		case key.Matches(msg, k.Enter):
+			return s.choose()
+		case key.Matches(msg, k.Back):
+			return back()
+		}
+	}
+	return nil
+}
+
+// choose acts on the source under the cursor.
+func (s *serversScreen) choose() tea.Cmd {
+	src, ok := s.current()
+	if !ok {
+		return nil
+	}
+	s.err = ""
+	switch {
+	case src.Kind == directory.KindEntra:
+		s.err = "Importing from Entra ID is coming soon: for now, pick an LDAP server."
+		return nil
+	case src.Kind != directory.KindLDAP:
+		s.err = fmt.Sprintf("%s is a %q directory, which this version cannot import from.", src.Name, src.Kind)
+		return nil
+	case s.sh.cfg.Open == nil:
+		s.err = "No directory connector is configured."
+		return nil
+	case src.NeedsPassword:
+		s.asking = true
+		s.password.SetValue("")
+		return s.password.Focus()
+	}
+	return s.connect()
+}
+
+// connect opens the source in a command.
+func (s *serversScreen) connect() tea.Cmd {
+	src, ok := s.current()
+	if !ok {
+		return nil
+	}
+	password := s.password.Value()
+	s.password.SetValue("")
+	s.connecting = true
+	tg, ctx := s.renew()
+	open := s.sh.cfg.Open
+	return func() tea.Msg {
+		dir, err := open(ctx, src.Name, password)
+		if err == nil && ctx.Err() != nil {
+			dir.Close()
+			dir, err = nil, ctx.Err()
+		}
+		return openedMsg{tag: tg, dir: dir, err: err}
+	}
+}
+
+// View implements screen.
+func (s *serversScreen) View() string {
+	st := s.sh.st
+	w := s.width
+	lines := []string{st.heading.Render("Pick a directory to import users and groups from")}
+	if len(s.sh.cfg.Sources) == 0 {
+		lines = append(lines, "",
+			"No directories are configured. Add an [[ldap]] server (or an [[entra]]",
+			"tenant) to the configuration file, then open the wizard again.")
+		return joinLines(lines)
+	}
+	lines = append(lines, "")
+	from, to := s.t.Visible()
+	for p := from; p < to; p++ {
+		src := s.t.Item(s.t.view[p])
+		kind := "LDAP "
+		note := src.URL
+		if src.Kind == directory.KindEntra {
+			kind = "Entra"
+			note = "coming soon"
+		}
+		if src.NeedsPassword {
+			note += " · asks for the bind password"
+		}
+		text := pad(src.Name, 16) + " " + kind + "  " + note
+		if src.Kind != directory.KindLDAP {
+			text = st.dim.Render(text)
+		}
+		lines = append(lines, rowLine(s.sh, p == s.t.cursor, text, w))
+	}
+	lines = append(lines, "")
+	switch {
+	case s.asking:
+		src, _ := s.current()
+		lines = append(lines, fmt.Sprintf("Bind password for %s (not stored, not shown):", src.Name), s.password.View())
+	case s.connecting:
+		src, _ := s.current()
+		lines = append(lines, st.dim.Render(fmt.Sprintf("Connecting to %s…", src.Name)))
+	case s.err != "":
+		lines = append(lines, st.err.Render(glyphWarning+" "+s.err))
+	}
+	return joinLines(lines)
+}
+
+// connectCmd is used by screens that need a directory opened in a command
+// without the picker (a sync whose source needs no password).
+func connectCmd(ctx context.Context, sh *shared, tg tag, name string) tea.Cmd {
+	open := sh.cfg.Open
+	return func() tea.Msg {
+		if open == nil {
+			return openedMsg{tag: tg, err: fmt.Errorf("no directory connector is configured")}
+		}
+		dir, err := open(ctx, name, "")
+		return openedMsg{tag: tg, dir: dir, err: err}
+	}
+}

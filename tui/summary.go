@@ -1,0 +1,294 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/store"
+)
+
+// plannedMsg is the summary's plan: the input read from the directory (the
+// selected users, and the selected groups read whole), the would-be run,
+// and the warnings.
+type plannedMsg struct {
+	tag      tag
+	in       store.Input
+	run      *store.Run
+	warnings []string
+	err      error
+}
+
+func (m plannedMsg) target() tag { return m.tag }
+
+// summaryScreen shows what the import will do (counts per action from
+// store.Plan), the warnings, and the equivalent command line. Enter starts
+// the import.
+type summaryScreen struct {
+	base
+	sess    *importSession
+	search  *searchScreen
+	command string
+	nUsers  int
+	nGroups int
+
+	planning bool
+	planned  *plannedMsg
+	err      string
+	p        pager
+}
+
+func newSummaryScreen(sh *shared, sess *importSession, search *searchScreen) *summaryScreen {
+	return &summaryScreen{base: newBase(sh), sess: sess, search: search}
+}
+
+// Title implements screen.
+func (s *summaryScreen) Title() string { return "Summary" }
+
+// Init implements screen: read the selected groups and plan the import.
+func (s *summaryScreen) Init() tea.Cmd {
+	rows := s.search.results.Selected()
+	names := make([]string, 0, len(rows))
+	entries := make([]directory.Entry, 0, len(rows))
+	s.nUsers, s.nGroups = 0, 0
+	for _, r := range rows {
+		names = append(names, r.e.Name)
+		entries = append(entries, r.e)
+		if r.e.Type == directory.TypeGroup {
+			s.nGroups++
+		} else {
+			s.nUsers++
+		}
+	}
+	o := s.sess.opts
+	s.command = importCommand{
+		server: s.sess.source.Name, query: s.search.query, names: names,
+		all:   s.search.complete && s.search.results.AllSelected(),
+		roles: o.roles, enable: o.enable, copyFrom: o.copyFrom,
+	}.String()
+	in := store.Input{
+		Source:  s.sess.source.Name,
+		Actor:   s.sh.cfg.Actor,
+		Command: s.command,
+		Options: store.Options{
+			AddNew: true, UpdateExisting: true,
+			Enable: o.enable, Roles: o.roles, CopyRolesFrom: o.copyFrom,
+		},
+	}
+	s.planning, s.planned, s.err = true, nil, ""
+	s.render()
+	tg, ctx := s.renew()
+	st, dir := s.sh.cfg.Store, s.sess.dir
+	return func() tea.Msg { return plan(ctx, tg, st, dir, in, entries) }
+}
+
+// plan reads the selected groups whole and asks the store for the plan.
+func plan(ctx context.Context, tg tag, st *store.Store, dir directory.Directory, in store.Input, selected []directory.Entry) plannedMsg {
+	all := append([]directory.Entry(nil), selected...)
+	for _, e := range selected {
+		if e.Type != directory.TypeGroup {
+			in.Users = append(in.Users, e)
+			continue
+		}
+		gi, err := st.ReadGroup(ctx, dir, e.ExternalID)
+		if err != nil {
+			return plannedMsg{tag: tg, err: fmt.Errorf("could not read group %s: %w", e.Name, err)}
+		}
+		in.Groups = append(in.Groups, gi)
+		if gi.Read != nil {
+			all = append(all, gi.Read.Members...)
+		}
+	}
+	run, err := st.Plan(ctx, in)
+	msg := plannedMsg{tag: tg, in: in, run: run, err: err}
+	for _, g := range in.Groups {
+		if g.Read != nil && !g.Read.Complete() {
+			msg.warnings = append(msg.warnings, fmt.Sprintf("Group %s could not be read completely (%s): nothing will be removed or disabled.", g.Read.Group.Name, g.Read.Incomplete))
+		}
+	}
+	msg.warnings = append(msg.warnings, importWarnings(all)...)
+	return msg
+}
+
+// SetSize implements screen.
+func (s *summaryScreen) SetSize(w, h int) {
+	s.base.SetSize(w, h)
+	s.p.SetHeight(h - 1)
+	s.render()
+}
+
+// Help implements screen.
+func (s *summaryScreen) Help() helpMap {
+	k := s.sh.keys
+	return helpMap{
+		short: []key.Binding{with(k.Enter, "import"), k.Up, k.Down, with(k.Back, "options")},
+		full:  [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"), with(k.Back, "back to the options")}},
+	}
+}
+
+// Update implements screen.
+func (s *summaryScreen) Update(msg tea.Msg) tea.Cmd {
+	k := &s.sh.keys
+	switch msg := msg.(type) {
+	case plannedMsg:
+		if !s.fresh(msg.tag) {
+			return nil
+		}
+		s.planning = false
+		if msg.err != nil {
+			s.err = msg.err.Error()
+		}
+		s.planned = &msg
+		s.render()
+	case mouseMsg:
+		s.p.Wheel(msg)
+	case tea.KeyPressMsg:
+		switch {
+		case s.p.Navigate(msg, k):
+		case key.Matches(msg, k.Enter):
+			return s.start()
+		case key.Matches(msg, k.Back):
+			return back()
+		}
+	}
+	return nil
+}
+
+func (s *summaryScreen) start() tea.Cmd {
+	switch {
+	case s.sh.cfg.ReadOnly:
+		return statusErr("Read-only session: importing is not allowed.")
+	case s.planning:
+		return status("Still planning…")
+	case s.planned == nil || s.err != "":
+		return statusErr("Nothing to import: the plan failed.")
+	}
+	j := job{
+		title:    fmt.Sprintf("Importing from %s", s.sess.source.Name),
+		in:       s.planned.in,
+		total:    planTotal(s.planned.run),
+		returnTo: s.search.ID(),
+		verb:     "import",
+	}
+	return push(newProgressScreen(s.sh, j))
+}
+
+// planTotal is the number of entries a run will handle, for the bar.
+func planTotal(r *store.Run) int {
+	if r == nil {
+		return 0
+	}
+	return len(r.Entries)
+}
+
+func (s *summaryScreen) render() {
+	st := s.sh.st
+	w := s.width
+	var lines []string
+	add := func(l ...string) { lines = append(lines, l...) }
+	add(st.heading.Render("Import from "+s.sess.source.Name), "")
+	sel := []string{}
+	if s.nUsers > 0 {
+		sel = append(sel, plural(s.nUsers, "user", "users"))
+	}
+	if s.nGroups > 0 {
+		sel = append(sel, plural(s.nGroups, "group", "groups")+" (with their members)")
+	}
+	add("Selected: " + strings.Join(sel, " and "))
+	o := s.sess.opts
+	enable := "no — new users are created disabled, pending review"
+	if o.enable {
+		enable = "yes"
+	}
+	add(field(s.sh, "Enable after import", enable, 19))
+	roles := "none"
+	if len(o.roles) > 0 {
+		roles = assignmentsText(o.roles)
+	}
+	add(field(s.sh, "Roles for new", roles, 19))
+	if o.copyFrom != "" {
+		add(field(s.sh, "Copy roles from", o.copyFrom, 19))
+	}
+	add("")
+	switch {
+	case s.planning:
+		add(st.dim.Render("Reading the selected groups and planning…"))
+	case s.err != "":
+		add(st.err.Render(glyphWarning + " " + s.err))
+	case s.planned != nil && s.planned.run != nil:
+		add(st.heading.Render("What will happen"))
+		add("  " + countsLine(s.planned.run.Counts, true))
+		var skipped []string
+		for _, e := range s.planned.run.Entries {
+			if e.Action == store.ActionSkipped || e.Action == store.ActionFailed {
+				skipped = append(skipped, fmt.Sprintf("  %s %s: %s", e.Action, e.Name, e.Reason))
+			}
+		}
+		if len(skipped) > 0 {
+			for i, l := range skipped {
+				if i == 5 {
+					add(st.dim.Render(fmt.Sprintf("  … and %d more", len(skipped)-5)))
+					break
+				}
+				add(st.dim.Render(cut(l, w)))
+			}
+		}
+	}
+	if s.planned != nil && len(s.planned.warnings) > 0 {
+		add("", st.heading.Render("Warnings"))
+		for _, wn := range s.planned.warnings {
+			for i, l := range wrapHard(wn, max(10, w-4)) {
+				prefix := "  "
+				if i == 0 {
+					prefix = st.warn.Render(glyphWarning) + " "
+				}
+				add(prefix + l)
+			}
+		}
+	}
+	add("", st.heading.Render("The same import from a script"))
+	for _, l := range wrapHard(s.command, max(10, w-2)) {
+		add("  " + l)
+	}
+	s.p.SetLines(lines)
+}
+
+// countsLine renders a run's counts, skipping zeros (plan: future tense).
+func countsLine(c store.Counts, plan bool) string {
+	type kv struct {
+		n          int
+		past, will string
+	}
+	items := []kv{
+		{c.Created, "created", "create"}, {c.Updated, "updated", "update"},
+		{c.Unchanged, "unchanged", "leave unchanged"}, {c.Skipped, "skipped", "skip"},
+		{c.Failed, "failed", "fail"}, {c.Removed, "removed from groups", "remove from groups"},
+		{c.Disabled, "disabled", "disable"},
+	}
+	var parts []string
+	for _, it := range items {
+		if it.n == 0 && it.past != "created" && it.past != "updated" {
+			continue
+		}
+		if plan {
+			parts = append(parts, fmt.Sprintf("%s %d", it.will, it.n))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d %s", it.n, it.past))
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// View implements screen.
+func (s *summaryScreen) View() string {
+	st := s.sh.st
+	footer := st.accent.Render("Press Enter to import, Esc to go back.")
+	if more := s.p.More(); more != "" {
+		footer += "  " + st.dim.Render(more)
+	}
+	return s.p.View() + "\n" + footer
+}

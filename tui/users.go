@@ -1,0 +1,419 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/usersync/usersync/store"
+)
+
+// The Users app's filters (tabs).
+type usersTab int
+
+const (
+	tabAll usersTab = iota
+	tabInternal
+	tabExternal
+	tabGroups
+	tabCount
+)
+
+var tabNames = [tabCount]string{"All users", "Internal", "External", "User groups"}
+
+// storeLoadedMsg is the Users app's data.
+type storeLoadedMsg struct {
+	tag    tag
+	users  []store.User
+	groups []store.Group
+	err    error
+}
+
+func (m storeLoadedMsg) target() tag { return m.tag }
+
+func groupHay(g store.Group) string { return g.Name + "\x00" + g.Source }
+
+// usersScreen is the Users app: the user list with its filters (All users,
+// Internal, External, User groups) and a search.
+type usersScreen struct {
+	base
+	tab    usersTab
+	users  table[store.User]
+	groups table[store.Group]
+	filter textinput.Model
+	typing bool
+	loaded bool
+	err    string
+	note   string
+}
+
+func newUsersScreen(sh *shared) *usersScreen {
+	s := &usersScreen{base: newBase(sh)}
+	s.filter = newInput(sh, "/", "search username, display name or email")
+	return s
+}
+
+// Title implements screen.
+func (s *usersScreen) Title() string { return "Users" }
+
+// Init implements screen: load users and groups.
+func (s *usersScreen) Init() tea.Cmd { return s.load() }
+
+func (s *usersScreen) load() tea.Cmd {
+	tg, _ := s.renew()
+	st := s.sh.cfg.Store
+	return func() tea.Msg {
+		users, err := st.ListUsers(store.UserFilter{})
+		if err != nil {
+			return storeLoadedMsg{tag: tg, err: err}
+		}
+		groups, err := st.ListGroups()
+		return storeLoadedMsg{tag: tg, users: users, groups: groups, err: err}
+	}
+}
+
+func (s *usersScreen) restyle() { s.filter.SetStyles(s.sh.st.input) }
+
+// Typing implements screen.
+func (s *usersScreen) Typing() bool { return s.typing }
+
+const usersTop = 3 // tabs, filter line, column header
+
+// SetSize implements screen.
+func (s *usersScreen) SetSize(w, h int) {
+	s.base.SetSize(w, h)
+	s.users.SetHeight(h - usersTop - 1)
+	s.groups.SetHeight(h - usersTop - 1)
+	s.filter.SetWidth(max(10, w-30))
+}
+
+// Help implements screen.
+func (s *usersScreen) Help() helpMap {
+	k := s.sh.keys
+	if s.typing {
+		return helpMap{short: []key.Binding{with(k.Enter, "keep search"), with(k.Back, "clear search")}}
+	}
+	short := []key.Binding{k.Up, k.Down, with(k.Enter, "details"), with(k.Tab, "filter"), with(k.Filter, "search"), k.Import, k.Menu}
+	full := [][]key.Binding{
+		k.navKeys(),
+		{with(k.Enter, "details"), with(k.Tab, "next filter"), k.Tab1, k.Tab2, k.Tab3, k.Tab4},
+		{with(k.Filter, "search"), k.Import, k.Menu},
+	}
+	return helpMap{short: short, full: full}
+}
+
+// setTab switches the filter.
+func (s *usersScreen) setTab(t usersTab) tea.Cmd {
+	s.tab = (t + tabCount) % tabCount
+	if s.tab != tabGroups {
+		s.users.keep = kindKeep(s.tab)
+		s.users.Refilter()
+	}
+	return nil
+}
+
+// kindKeep is the tab's condition on users (it captures the tab's value:
+// filters run in commands).
+func kindKeep(t usersTab) func(*store.User) bool {
+	switch t {
+	case tabInternal:
+		return func(u *store.User) bool { return u.Kind == store.Internal }
+	case tabExternal:
+		return func(u *store.User) bool { return u.Kind == store.External }
+	}
+	return nil
+}
+
+// Update implements screen.
+func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
+	k := &s.sh.keys
+	switch msg := msg.(type) {
+	case storeLoadedMsg:
+		if !s.fresh(msg.tag) {
+			return nil
+		}
+		s.loaded = true
+		s.err = ""
+		if msg.err != nil {
+			s.err = "Could not read the store: " + msg.err.Error()
+			return nil
+		}
+		s.users.keep = kindKeep(s.tab)
+		s.users.Set(msg.users, userHay)
+		s.groups.Set(msg.groups, groupHay)
+		return nil
+	case refreshMsg:
+		s.note = msg.note
+		return s.load()
+	case filterDoneMsg:
+		if s.fresh(msg.tag) {
+			if msg.table == "groups" {
+				s.groups.ApplyFilter(msg)
+			} else {
+				s.users.ApplyFilter(msg)
+			}
+		}
+		return nil
+	case menuChoiceMsg:
+		return s.onMenu(msg)
+	case mouseMsg:
+		return s.onMouse(msg)
+	case tea.KeyPressMsg:
+		if s.typing {
+			return s.keyInFilter(msg)
+		}
+		s.note = ""
+		switch {
+		case s.navigate(msg):
+		case key.Matches(msg, k.Tab):
+			return s.setTab(s.tab + 1)
+		case key.Matches(msg, k.ShiftTab):
+			return s.setTab(s.tab - 1)
+		case key.Matches(msg, k.Tab1):
+			return s.setTab(tabAll)
+		case key.Matches(msg, k.Tab2):
+			return s.setTab(tabInternal)
+		case key.Matches(msg, k.Tab3):
+			return s.setTab(tabExternal)
+		case key.Matches(msg, k.Tab4):
+			return s.setTab(tabGroups)
+		case key.Matches(msg, k.Filter):
+			s.typing = true
+			return s.filter.Focus()
+		case key.Matches(msg, k.Enter):
+			return s.open()
+		case key.Matches(msg, k.Import):
+			return push(newServersScreen(s.sh))
+		case key.Matches(msg, k.Menu):
+			return s.menu()
+		case key.Matches(msg, k.Back):
+			if s.filter.Value() != "" {
+				s.filter.SetValue("")
+				return s.refilter()
+			}
+		}
+	}
+	return nil
+}
+
+func (s *usersScreen) navigate(msg tea.KeyPressMsg) bool {
+	if s.tab == tabGroups {
+		return s.groups.Navigate(msg, &s.sh.keys)
+	}
+	return s.users.Navigate(msg, &s.sh.keys)
+}
+
+func (s *usersScreen) refilter() tea.Cmd {
+	q := s.filter.Value()
+	return tea.Batch(
+		s.users.FilterCmd(s.tag(), "users", q),
+		s.groups.FilterCmd(s.tag(), "groups", q),
+	)
+}
+
+func (s *usersScreen) keyInFilter(msg tea.KeyPressMsg) tea.Cmd {
+	k := &s.sh.keys
+	switch {
+	case key.Matches(msg, k.Enter):
+		s.typing = false
+		s.filter.Blur()
+		return nil
+	case key.Matches(msg, k.Back):
+		s.typing = false
+		s.filter.Blur()
+		s.filter.SetValue("")
+		return s.refilter()
+	case msg.String() == "up" || msg.String() == "down":
+		s.navigate(msg)
+		return nil
+	}
+	before := s.filter.Value()
+	var cmd tea.Cmd
+	s.filter, cmd = s.filter.Update(msg)
+	if s.filter.Value() != before {
+		return tea.Batch(cmd, s.refilter())
+	}
+	return cmd
+}
+
+func (s *usersScreen) onMouse(msg mouseMsg) tea.Cmd {
+	if msg.kind == mouseClick && msg.y == 0 {
+		// The tabs: find which label was clicked.
+		x := 0
+		for t := range tabCount {
+			w := len(tabNames[t]) + 2
+			if msg.x >= x && msg.x < x+w {
+				return s.setTab(t)
+			}
+			x += w + 1
+		}
+		return nil
+	}
+	// A click moves the cursor; a click on the current row opens it.
+	var before, p int
+	if s.tab == tabGroups {
+		before = s.groups.cursor
+		p = s.groups.Mouse(msg, usersTop)
+	} else {
+		before = s.users.cursor
+		p = s.users.Mouse(msg, usersTop)
+	}
+	if p >= 0 && p == before {
+		return s.open()
+	}
+	return nil
+}
+
+// open opens the details of the row under the cursor.
+func (s *usersScreen) open() tea.Cmd {
+	if s.tab == tabGroups {
+		if i, ok := s.groups.Current(); ok {
+			return push(newGroupScreen(s.sh, s.groups.Item(i).Name))
+		}
+		return nil
+	}
+	if i, ok := s.users.Current(); ok {
+		return push(newUserScreen(s.sh, s.users.Item(i).Username))
+	}
+	return nil
+}
+
+// menu opens the action menu of the row under the cursor.
+func (s *usersScreen) menu() tea.Cmd {
+	tg := s.tag()
+	if s.tab == tabGroups {
+		i, ok := s.groups.Current()
+		if !ok {
+			return nil
+		}
+		g := s.groups.Item(i)
+		sync := menuItem{label: "Synchronize group", msg: menuChoiceMsg{tag: tg, action: "sync"}}
+		if g.Kind != store.External {
+			sync.disabled = "An internal group has no directory to synchronize from."
+		} else if s.sh.cfg.ReadOnly {
+			sync.disabled = "Read-only session: synchronizing is not allowed."
+		}
+		return push(newMenu(s.sh, "Group "+g.Name, []menuItem{
+			{label: "Group details", msg: menuChoiceMsg{tag: tg, action: "open"}},
+			sync,
+		}))
+	}
+	i, ok := s.users.Current()
+	if !ok {
+		return nil
+	}
+	u := s.users.Item(i)
+	cp := menuItem{label: "Copy roles and assignments from…", msg: menuChoiceMsg{tag: tg, action: "copy"}}
+	if s.sh.cfg.ReadOnly {
+		cp.disabled = "Read-only session: changing assignments is not allowed."
+	}
+	return push(newMenu(s.sh, "User "+u.Username, []menuItem{
+		{label: "User details", msg: menuChoiceMsg{tag: tg, action: "open"}},
+		cp,
+		{label: "Import users & groups…", msg: menuChoiceMsg{tag: tg, action: "import"}},
+	}))
+}
+
+func (s *usersScreen) onMenu(msg menuChoiceMsg) tea.Cmd {
+	switch msg.action {
+	case "open":
+		return s.open()
+	case "import":
+		return push(newServersScreen(s.sh))
+	case "sync":
+		if i, ok := s.groups.Current(); ok {
+			g := newGroupScreen(s.sh, s.groups.Item(i).Name)
+			g.syncOnLoad = true
+			return push(g)
+		}
+	case "copy":
+		if i, ok := s.users.Current(); ok {
+			u := newUserScreen(s.sh, s.users.Item(i).Username)
+			u.copyOnLoad = true
+			return push(u)
+		}
+	}
+	return nil
+}
+
+// View implements screen.
+func (s *usersScreen) View() string {
+	st := s.sh.st
+	w := s.width
+	var tabs []string
+	for t := range tabCount {
+		label := " " + tabNames[t] + " "
+		if t == s.tab {
+			tabs = append(tabs, st.tabOn.Render("["+strings.TrimSpace(label)+"]"))
+		} else {
+			tabs = append(tabs, st.tabOff.Render(label))
+		}
+	}
+	lines := []string{strings.Join(tabs, " ")}
+	var count string
+	if s.tab == tabGroups {
+		count = plural(s.groups.Len(), "group", "groups")
+	} else {
+		count = plural(s.users.Len(), "user", "users")
+	}
+	switch {
+	case s.typing:
+		lines = append(lines, s.filter.View()+"  "+st.dim.Render(count))
+	case s.filter.Value() != "":
+		lines = append(lines, st.dim.Render("Search: "+s.filter.Value()+" · "+count+" · Esc clears"))
+	case s.note != "":
+		lines = append(lines, st.ok.Render(cut(s.note, w)))
+	default:
+		lines = append(lines, st.dim.Render(count+" · / to search · i to import from a directory"))
+	}
+	switch {
+	case s.err != "":
+		return joinLines(append(lines, "", st.err.Render(glyphWarning+" "+s.err)))
+	case !s.loaded:
+		return joinLines(append(lines, "", st.dim.Render("Loading…")))
+	}
+	if s.tab == tabGroups {
+		lines = append(lines, st.label.Render("  "+s.groupCols("NAME", "KIND", "MEMBERS", "ROLES")))
+		if s.groups.Len() == 0 {
+			return joinLines(append(lines, "  No groups. Import one from a directory with i."))
+		}
+		from, to := s.groups.Visible()
+		for p := from; p < to; p++ {
+			g := s.groups.Item(s.groups.view[p])
+			text := s.groupCols(glyphGroup+" "+g.Name, kindText(g.Kind, g.Source), fmt.Sprint(len(g.Members)), assignmentsText(g.Roles))
+			lines = append(lines, rowLine(s.sh, p == s.groups.cursor, text, w))
+		}
+		return joinLines(lines)
+	}
+	lines = append(lines, st.label.Render("  "+s.userCols("USERNAME", "DISPLAY NAME", "KIND", "ENABLED")))
+	if s.users.Len() == 0 {
+		return joinLines(append(lines, "  No users here."))
+	}
+	from, to := s.users.Visible()
+	for p := from; p < to; p++ {
+		u := s.users.Item(s.users.view[p])
+		text := s.userCols(glyphUser+" "+u.Username, u.DisplayName, kindText(u.Kind, u.Source), yesNo(u.Enabled))
+		if !u.Enabled {
+			text = st.dim.Render(text)
+		}
+		lines = append(lines, rowLine(s.sh, p == s.users.cursor, text, w))
+	}
+	return joinLines(lines)
+}
+
+func (s *usersScreen) userCols(name, display, kind, enabled string) string {
+	w := s.width - 2
+	nameW, kindW, enW := 20, 18, 7
+	dispW := max(8, w-nameW-kindW-enW-3)
+	return pad(name, nameW) + " " + pad(display, dispW) + " " + pad(kind, kindW) + " " + pad(enabled, enW)
+}
+
+func (s *usersScreen) groupCols(name, kind, members, roles string) string {
+	w := s.width - 2
+	nameW, kindW, memW := 26, 18, 8
+	rolesW := max(8, w-nameW-kindW-memW-3)
+	return pad(name, nameW) + " " + pad(kind, kindW) + " " + pad(members, memW) + " " + pad(roles, rolesW)
+}
