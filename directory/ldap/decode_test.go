@@ -253,3 +253,18 @@ func TestReferralsThatMatter(t *testing.T) {
 		}
 	}
 }
+
+func TestActiveDirectoryMemberFilters(t *testing.T) {
+	s, _ := newSchema(FlavorActiveDirectory, Attributes{})
+	got := s.inChainFilter(`CN=Sales\, EMEA (all),OU=Groups,DC=corp,DC=example`)
+	want := `(&(&(objectCategory=person)(objectClass=user))(memberOf:1.2.840.113556.1.4.1941:=CN=Sales\5c, EMEA \28all\29,OU=Groups,DC=corp,DC=example))`
+	if got != want {
+		t.Errorf("inChainFilter =\n%s\nwant\n%s", got, want)
+	}
+	if _, err := goldap.CompileFilter(got); err != nil {
+		t.Errorf("%s: %v", got, err)
+	}
+	if got := s.primaryGroupFilter("513"); got != "(&(&(objectCategory=person)(objectClass=user))(primaryGroupID=513))" {
+		t.Errorf("primaryGroupFilter = %s", got)
+	}
+}

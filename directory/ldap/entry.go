@@ -158,9 +158,6 @@ func (s *schema) userEntry(e *goldap.Entry) (directory.Entry, error) {
 	if out.DisplayName == "" {
 		out.DisplayName = e.GetEqualFoldAttributeValue(s.cn)
 	}
-	if out.DisplayName == "" {
-		out.DisplayName = strings.TrimSpace(e.GetEqualFoldAttributeValue(s.givenName) + " " + e.GetEqualFoldAttributeValue(s.surname))
-	}
 	return out, err
 }
 

@@ -221,9 +221,10 @@ func (s *schema) searchAttrs() []string {
 	return dedupFold([]string{s.username, s.cn, s.givenName, s.surname, s.displayName, s.email})
 }
 
-// userAttrs are the attributes requested for users.
+// userAttrs are the attributes requested for users: only those mapped
+// (every value costs go-ldap several allocations to decode).
 func (s *schema) userAttrs() []string {
-	a := []string{"objectClass", s.username, s.externalID, s.displayName, s.cn, s.givenName, s.surname, s.email}
+	a := []string{s.username, s.externalID, s.displayName, s.cn, s.email}
 	if s.upn != "" {
 		a = append(a, s.upn)
 	}
@@ -249,18 +250,6 @@ func (s *schema) isGroup(e *goldap.Entry) bool {
 	for _, oc := range e.GetEqualFoldAttributeValues("objectClass") {
 		for _, g := range s.groupClasses {
 			if strings.EqualFold(oc, g) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// isUser tells whether e carries one of the user object classes.
-func (s *schema) isUser(e *goldap.Entry) bool {
-	for _, oc := range e.GetEqualFoldAttributeValues("objectClass") {
-		for _, u := range s.userClasses {
-			if strings.EqualFold(oc, u) {
 				return true
 			}
 		}

@@ -232,7 +232,7 @@ func (r *memberReader) inChain(ctx context.Context, g *goldap.Entry) {
 	s := r.d.sch
 	r.search(ctx, "members of "+g.DN, searchReq{
 		base:   r.d.userBase,
-		filter: "(&" + s.userFilter + "(" + s.memberOf + ":" + matchingRuleInChain + ":=" + goldap.EscapeFilter(g.DN) + "))",
+		filter: s.inChainFilter(g.DN),
 		attrs:  s.userAttrs(),
 	}, r.addUser)
 	if r.stop || !s.primaryGroup {
@@ -248,9 +248,21 @@ func (r *memberReader) inChain(ctx context.Context, g *goldap.Entry) {
 	}
 	r.search(ctx, "users whose primary group is "+g.DN, searchReq{
 		base:   r.d.userBase,
-		filter: "(&" + s.userFilter + "(primaryGroupID=" + goldap.EscapeFilter(token) + "))",
+		filter: s.primaryGroupFilter(token),
 		attrs:  s.userAttrs(),
 	}, r.addUser)
+}
+
+// inChainFilter matches the users that are members of groupDN, directly
+// or through nested groups (Active Directory's LDAP_MATCHING_RULE_IN_CHAIN).
+func (s *schema) inChainFilter(groupDN string) string {
+	return "(&" + s.userFilter + "(" + s.memberOf + ":" + matchingRuleInChain + ":=" + goldap.EscapeFilter(groupDN) + "))"
+}
+
+// primaryGroupFilter matches the users whose primary group has the given
+// primaryGroupToken.
+func (s *schema) primaryGroupFilter(token string) string {
+	return "(&" + s.userFilter + "(primaryGroupID=" + goldap.EscapeFilter(token) + "))"
 }
 
 // walk reads the group's member values and those of every nested group,

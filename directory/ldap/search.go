@@ -3,6 +3,7 @@ package ldap
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -47,32 +48,28 @@ func (d *Directory) SearchDetailed(ctx context.Context, query string, fn func(di
 	if err != nil {
 		return res, err
 	}
-	deliver := func(e *goldap.Entry) error {
-		var out directory.Entry
-		if d.sch.isGroup(e) {
-			out, _ = d.sch.groupEntry(e)
-		} else {
-			out, _ = d.sch.userEntry(e)
-		}
-		res.Entries++
-		return fn(out)
-	}
-	userF := "(&" + d.sch.userFilter + userQ + ")"
-	groupF := "(&" + d.sch.groupFilter + groupQ + ")"
-	var reqs []searchReq
-	if sameDN(d.userBase, d.groupBase) {
-		reqs = []searchReq{{base: d.userBase, filter: "(|" + userF + groupF + ")",
-			attrs: dedupFold(append(d.sch.userAttrs(), d.sch.groupAttrs()...))}}
-	} else {
-		reqs = []searchReq{
-			{base: d.userBase, filter: userF, attrs: d.sch.userAttrs()},
-			{base: d.groupBase, filter: groupF, attrs: d.sch.groupAttrs()},
-		}
+	// Users and groups are searched apart, even under one base: each entry's
+	// type is then known without asking for its object classes (a quarter
+	// of the decoding work per user).
+	reqs := []struct {
+		searchReq
+		entry func(*goldap.Entry) (directory.Entry, error)
+	}{
+		{searchReq{base: d.userBase, filter: "(&" + d.sch.userFilter + userQ + ")", attrs: d.sch.userAttrs()}, d.sch.userEntry},
+		{searchReq{base: d.groupBase, filter: "(&" + d.sch.groupFilter + groupQ + ")", attrs: d.sch.groupAttrs()}, d.sch.groupEntry},
 	}
 	for _, r := range reqs {
 		r.scope = goldap.ScopeWholeSubtree
-		refs, err := d.stream(ctx, conn, r, deliver)
-		res.Referrals = append(res.Referrals, refs...)
+		refs, err := d.stream(ctx, conn, r.searchReq, func(e *goldap.Entry) error {
+			out, _ := r.entry(e) // an entry without its ID is an error row
+			res.Entries++
+			return fn(out)
+		})
+		for _, ref := range refs {
+			if !slices.Contains(res.Referrals, ref) {
+				res.Referrals = append(res.Referrals, ref)
+			}
+		}
 		if err != nil {
 			return res, fmt.Errorf("search %s for %q: %w", d.label(), query, err)
 		}

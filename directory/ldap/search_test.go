@@ -370,3 +370,27 @@ func ExampleDirectory_Search() {
 		return nil
 	})
 }
+
+func TestClose_DuringASearchEndsIt(t *testing.T) {
+	t.Parallel()
+	data := slapdtest.NewData("")
+	data.AddUsers(2000, "u", "")
+	s := slapdtest.Start(t, slapdtest.Options{Data: data})
+	d, err := ldap.Open(testContext(t), s.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = d.Search(testContext(t), "*", func(directory.Entry) error {
+		if n++; n == 10 {
+			d.Close()
+		}
+		return nil
+	})
+	if !errors.Is(err, directory.ErrIncomplete) || n != 10 {
+		t.Errorf("err = %v after %d entries, want ErrIncomplete after 10", err, n)
+	}
+	if err := d.Search(testContext(t), "*", func(directory.Entry) error { return nil }); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("search on a closed directory: %v", err)
+	}
+}
