@@ -95,12 +95,24 @@ func (d *Data) PeopleDN() string { return "ou=people," + d.suffix }
 // GroupsDN is ou=groups under the suffix, where groups go by default.
 func (d *Data) GroupsDN() string { return "ou=groups," + d.suffix }
 
+// key identifies a DN however it is spelled: parsed, case-folded, RDN
+// parts sorted.
 func key(dn string) string {
 	p, err := goldap.ParseDN(dn)
 	if err != nil {
 		return strings.ToLower(dn)
 	}
-	return strings.ToLower(p.String())
+	esc := strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `=`, `\=`)
+	rdns := make([]string, len(p.RDNs))
+	for i, rdn := range p.RDNs {
+		parts := make([]string, len(rdn.Attributes))
+		for j, a := range rdn.Attributes {
+			parts[j] = esc.Replace(strings.ToLower(a.Type)) + "=" + esc.Replace(strings.ToLower(a.Value))
+		}
+		slices.Sort(parts)
+		rdns[i] = strings.Join(parts, "+")
+	}
+	return strings.Join(rdns, ",")
 }
 
 func (d *Data) put(e *entry) {
