@@ -311,11 +311,35 @@ func (m *model) helpView() string {
 	return m.help.View(m.withGlobal(m.active().Help()))
 }
 
-// withGlobal adds the keys every screen has to a screen's help.
+// withGlobal adds the keys every screen has to a screen's help. Esc is
+// left out on the first screen (there is nothing to go back to), and q
+// while a text input takes letters.
 func (m *model) withGlobal(h helpMap) helpMap {
 	k := m.sh.keys
-	short := append(append([]key.Binding{}, h.short...), k.Help, k.Quit)
-	full := append([][]key.Binding{}, h.FullHelp()...)
+	root := len(m.stack) == 1
+	typing := m.active().Typing()
+	keep := func(bs []key.Binding) []key.Binding {
+		out := make([]key.Binding, 0, len(bs)+2)
+		for _, b := range bs {
+			if root && !typing && b.Help().Key == "esc" {
+				continue
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	quit := k.Quit
+	if typing {
+		quit = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
+	}
+	short := append(keep(h.short), k.Help, quit)
+	if typing {
+		short = append(keep(h.short), quit)
+	}
+	var full [][]key.Binding
+	for _, col := range h.FullHelp() {
+		full = append(full, keep(col))
+	}
 	full = append(full, []key.Binding{k.Help, with(k.Quit, "quit (q, ctrl+c)")})
 	return helpMap{short: short, full: full}
 }

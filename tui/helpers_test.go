@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"image/color"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -279,4 +281,15 @@ func group(name string) directory.Entry {
 
 func row(e directory.Entry, state store.State, reason string) resultRow {
 	return resultRow{e: e, s: store.Status{State: state, Reason: reason}, checked: true}
+}
+
+var lipglossWhite = color.White
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
