@@ -47,11 +47,18 @@ func (d *Directory) ReadGroup(ctx context.Context, externalID string) (*director
 	if err != nil {
 		return nil, err
 	}
+	// On Active Directory the server resolves the membership; elsewhere the
+	// member values are read with the group.
+	inChain := d.ad && d.sch.flavor == FlavorActiveDirectory && d.sch.memberOf != ""
+	attrs := d.groupReadAttrs()
+	if inChain {
+		attrs = []string{"objectClass", d.sch.groupName, d.sch.externalID, d.sch.displayName}
+	}
 	var found []*goldap.Entry
 	refs, err := d.stream(ctx, conn, searchReq{
 		base: d.groupBase, scope: goldap.ScopeWholeSubtree,
 		filter: "(&" + d.sch.groupFilter + "(" + d.sch.externalID + "=" + idv + "))",
-		attrs:  d.groupReadAttrs(),
+		attrs:  attrs,
 	}, func(e *goldap.Entry) error {
 		found = append(found, e)
 		return nil
@@ -74,7 +81,7 @@ func (d *Directory) ReadGroup(ctx context.Context, externalID string) (*director
 	}
 
 	r := newMemberReader(d, conn)
-	if d.ad && d.sch.flavor == FlavorActiveDirectory && d.sch.memberOf != "" {
+	if inChain {
 		r.inChain(ctx, g)
 	} else {
 		r.walk(ctx, g)

@@ -18,6 +18,9 @@ const (
 	oidPaging           = "1.2.840.113556.1.4.319" // paged results control
 	oidActiveDirectory  = "1.2.840.113556.1.4.800" // LDAP_CAP_ACTIVE_DIRECTORY_OID
 	matchingRuleInChain = "1.2.840.113556.1.4.1941"
+
+	// adMaxPageSize is Active Directory's default MaxPageSize.
+	adMaxPageSize = 1000
 )
 
 // Directory is one LDAP server, connected and bound. It satisfies
@@ -94,6 +97,9 @@ func prepare(cfg Config) (*Directory, error) {
 	}
 	if d.pageSize <= 0 {
 		d.pageSize = DefaultPageSize
+	}
+	if sch.flavor == FlavorActiveDirectory && d.pageSize > adMaxPageSize {
+		d.pageSize = adMaxPageSize // AD sends no more per page anyway
 	}
 	for _, b := range []struct{ key, dn string }{{"user_base_dn", d.userBase}, {"group_base_dn", d.groupBase}} {
 		if b.dn == "" {

@@ -128,3 +128,22 @@ func TestProxy_AnswersInRanges(t *testing.T) {
 	check(read("member;range=30-*"), "member;range=30-*", 10)
 	check(read("member;range=30-44"), "member;range=30-*", 10)
 }
+
+// A test of another package starts a server with a few people and a
+// group, and points an LDAP directory at it.
+func ExampleStart() {
+	var t testing.TB // the test's *testing.T
+	data := slapdtest.NewData("")
+	anna := data.AddUser(slapdtest.User{UID: "anna", GivenName: "Anna", SN: "Berg", Mail: "anna@example.com"})
+	data.AddUsers(500, "user", "") // user000000 … user000499
+	data.AddGroup(slapdtest.Group{CN: "analysts", Members: []string{anna}})
+	s := slapdtest.Start(t, slapdtest.Options{Data: data, TLS: true})
+
+	cfg := s.Config() // StartTLS with s.CAFile, bound as s.BindDN
+	dir, err := ldap.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	_ = slapdtest.UUID(anna) // anna's entryUUID, her external ID
+}
