@@ -83,6 +83,9 @@ type shared struct {
 	st     *styles
 	keys   keyMap
 	lastID screenID
+	// changes counts the writes made from the app (runs, copies): a
+	// screen that was hidden reloads when it has not seen them.
+	changes uint64
 }
 
 func (sh *shared) newID() screenID {
@@ -208,15 +211,21 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		m.pop()
 		return m.push(msg.s)
 	case popMsg:
-		if len(m.stack) > 1 {
-			m.pop()
+		if len(m.stack) == 1 {
+			return m.deliver(msg.result)
 		}
-		return m.deliver(msg.result)
+		m.pop()
+		return tea.Batch(m.reveal(), m.deliver(msg.result))
 	case popToMsg:
+		popped := false
 		for len(m.stack) > 1 && m.active().ID() != msg.id {
 			m.pop()
+			popped = true
 		}
-		return m.deliver(msg.result)
+		if !popped {
+			return m.deliver(msg.result)
+		}
+		return tea.Batch(m.reveal(), m.deliver(msg.result))
 	case statusMsg:
 		m.setStatus(msg.text, msg.isErr)
 		return nil
@@ -246,6 +255,14 @@ func (m *model) deliver(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	return func() tea.Msg { return msg }
+}
+
+// reveal tells the screen now on top that the screens above it closed.
+func (m *model) reveal() tea.Cmd {
+	if r, ok := m.active().(revealer); ok {
+		return r.revealed()
+	}
+	return nil
 }
 
 func (m *model) push(s screen) tea.Cmd {

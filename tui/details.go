@@ -123,6 +123,7 @@ func (s *userScreen) Update(msg tea.Msg) tea.Cmd {
 			s.note, s.noteErr = "Could not copy: "+msg.err.Error(), true
 			return nil
 		}
+		s.sh.changes++
 		s.note, s.noteErr = "Copied the roles and assignments of "+msg.from+".", false
 		return s.load()
 	case menuChoiceMsg:

@@ -204,6 +204,7 @@ func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 			s.err = "The store returned no run."
 			return nil
 		}
+		s.sh.changes++
 		return replace(newReportScreen(s.sh, s.j, msg.run, msg.err))
 	case tea.KeyPressMsg:
 		switch {

@@ -40,6 +40,10 @@ type runner interface {
 // refreshed when the shared styles change.
 type restyler interface{ restyle() }
 
+// revealer is a screen that reloads when the screens above it close
+// (what it shows may have changed meanwhile).
+type revealer interface{ revealed() tea.Cmd }
+
 // screenID names one screen instance for the lifetime of the app.
 type screenID uint64
 

@@ -48,6 +48,7 @@ type usersScreen struct {
 	loaded bool
 	err    string
 	note   string
+	seen   uint64 // shared.changes when last loaded
 }
 
 func newUsersScreen(sh *shared) *usersScreen {
@@ -63,6 +64,7 @@ func (s *usersScreen) Title() string { return "Users" }
 func (s *usersScreen) Init() tea.Cmd { return s.load() }
 
 func (s *usersScreen) load() tea.Cmd {
+	s.seen = s.sh.changes
 	tg, _ := s.renew()
 	st := s.sh.cfg.Store
 	return func() tea.Msg {
@@ -73,6 +75,15 @@ func (s *usersScreen) load() tea.Cmd {
 		groups, err := st.ListGroups()
 		return storeLoadedMsg{tag: tg, users: users, groups: groups, err: err}
 	}
+}
+
+// revealed reloads when an import, a sync or a copy changed the store
+// since it loaded.
+func (s *usersScreen) revealed() tea.Cmd {
+	if s.seen == s.sh.changes {
+		return nil
+	}
+	return s.load()
 }
 
 func (s *usersScreen) restyle() { s.filter.SetStyles(s.sh.st.input) }
