@@ -113,6 +113,10 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 		if p.fresh(msg.tag) {
 			p.t.ApplyFilter(msg)
 		}
+	case tea.PasteMsg:
+		if p.typing {
+			return p.typeFilter(msg)
+		}
 	case mouseMsg:
 		if i := p.t.Mouse(msg, 2); i >= 0 {
 			return p.pick()
@@ -133,13 +137,7 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 				p.t.Navigate(msg, k)
 				return nil
 			}
-			before := p.filter.Value()
-			var cmd tea.Cmd
-			p.filter, cmd = p.filter.Update(msg)
-			if p.filter.Value() != before {
-				return tea.Batch(cmd, p.t.FilterCmd(p.tag(), "users", p.filter.Value()))
-			}
-			return cmd
+			return p.typeFilter(msg)
 		}
 		switch {
 		case p.t.Navigate(msg, k):
@@ -153,6 +151,17 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// typeFilter edits the filter and filters again.
+func (p *userPicker) typeFilter(msg tea.Msg) tea.Cmd {
+	before := p.filter.Value()
+	var cmd tea.Cmd
+	p.filter, cmd = p.filter.Update(msg)
+	if p.filter.Value() != before {
+		return tea.Batch(cmd, p.t.FilterCmd(p.tag(), "users", p.filter.Value()))
+	}
+	return cmd
 }
 
 func (p *userPicker) pick() tea.Cmd {
@@ -295,6 +304,12 @@ func (p *rolePicker) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.roles = msg.roles
+	case tea.PasteMsg:
+		if p.editing {
+			var cmd tea.Cmd
+			p.scope, cmd = p.scope.Update(msg)
+			return cmd
+		}
 	case mouseMsg:
 		if i := p.first() + msg.y - 2; msg.kind == mouseClick && msg.y >= 2 && i < len(p.roles) {
 			p.cursor = i

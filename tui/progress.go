@@ -117,6 +117,7 @@ type progressScreen struct {
 	confirmCancel bool
 	cancelling    bool
 	askForce      bool   // the threshold stopped a sync: apply anyway?
+	reading       bool   // the job is still reading its input (a group)
 	err           string // the apply failed without a run
 	now           func() time.Time
 }
@@ -138,6 +139,7 @@ func (s *progressScreen) start() tea.Cmd {
 	s.running, s.cancelling, s.confirmCancel, s.askForce, s.err = true, false, false, false, ""
 	s.started = s.now()
 	s.last = store.Progress{Total: s.j.total}
+	s.reading = s.j.prepare != nil
 	s.run = startApply(ctx, tg, s.sh.cfg.Store, s.j)
 	return s.run.wait(tg)
 }
@@ -182,6 +184,7 @@ func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		s.last = msg.p
+		s.reading = false
 		return s.run.wait(msg.tag)
 	case appliedMsg:
 		if !s.fresh(msg.tag) {
@@ -271,7 +274,10 @@ func (s *progressScreen) View() string {
 	lines = append(lines, fmt.Sprintf("%d of %d entries", p.Done, total), "")
 	lines = append(lines, "  "+countsLine(p.Counts, false))
 	cur := p.Current
-	if cur == "" {
+	switch {
+	case s.reading:
+		cur = "reading from the directory…"
+	case cur == "":
 		cur = "starting…"
 	}
 	lines = append(lines, "  Current: "+cut(cur, max(10, s.width-12)))

@@ -115,6 +115,12 @@ func (s *reportScreen) Update(msg tea.Msg) tea.Cmd {
 		} else {
 			s.note, s.noteErr = "Saved the report to "+msg.path, false
 		}
+	case tea.PasteMsg:
+		if s.saving {
+			var cmd tea.Cmd
+			s.path, cmd = s.path.Update(msg)
+			return cmd
+		}
 	case mouseMsg:
 		s.p.Wheel(msg)
 	case tea.KeyPressMsg:

@@ -147,6 +147,12 @@ func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
 		}
 		return push(newSearchScreen(s.sh, &importSession{source: src, dir: msg.dir}))
 
+	case tea.PasteMsg:
+		if s.asking {
+			var cmd tea.Cmd
+			s.password, cmd = s.password.Update(msg)
+			return cmd
+		}
 	case mouseMsg:
 		if s.asking || s.connecting {
 			return nil

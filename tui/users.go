@@ -170,6 +170,10 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	case menuChoiceMsg:
 		return s.onMenu(msg)
+	case tea.PasteMsg:
+		if s.typing {
+			return s.keyInFilter(msg)
+		}
 	case mouseMsg:
 		return s.onMouse(msg)
 	case tea.KeyPressMsg:
@@ -225,20 +229,21 @@ func (s *usersScreen) refilter() tea.Cmd {
 	)
 }
 
-func (s *usersScreen) keyInFilter(msg tea.KeyPressMsg) tea.Cmd {
+func (s *usersScreen) keyInFilter(msg tea.Msg) tea.Cmd {
 	k := &s.sh.keys
+	kp, _ := msg.(tea.KeyPressMsg)
 	switch {
-	case key.Matches(msg, k.Enter):
+	case key.Matches(kp, k.Enter):
 		s.typing = false
 		s.filter.Blur()
 		return nil
-	case key.Matches(msg, k.Back):
+	case key.Matches(kp, k.Back):
 		s.typing = false
 		s.filter.Blur()
 		s.filter.SetValue("")
 		return s.refilter()
-	case msg.String() == "up" || msg.String() == "down":
-		s.navigate(msg)
+	case kp.String() == "up" || kp.String() == "down":
+		s.navigate(kp)
 		return nil
 	}
 	before := s.filter.Value()
