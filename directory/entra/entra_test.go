@@ -704,3 +704,22 @@ func TestOpen_UnreachableSaysSo(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnreachable", err)
 	}
 }
+
+func TestReadGroup_MembersWithoutUserReadAllAreNotTakenAsUsers(t *testing.T) {
+	t.Parallel()
+	tenant := graphtest.SampleTenant()
+	srv := startServer(t, tenant, graphtest.Options{})
+	d := open(t, srv, entra.Options{})
+	// Graph then lists members with their id alone.
+	srv.Revoke(graphtest.PermUserReadAll)
+	read, err := d.ReadGroup(ctxT(t), tenant.GroupByName("Sales").ID)
+	if !errors.Is(err, directory.ErrIncomplete) || !errors.Is(err, entra.ErrPermission) || !strings.Contains(err.Error(), "User.Read.All") {
+		t.Fatalf("err = %v, want incomplete naming User.Read.All", err)
+	}
+	if strings.Count(err.Error(), "entra contoso") != 1 {
+		t.Errorf("message repeats itself: %v", err)
+	}
+	if read != nil && len(read.Members) != 0 {
+		t.Errorf("%d nameless members were taken", len(read.Members))
+	}
+}

@@ -72,8 +72,11 @@ type PermissionError struct {
 func (e *PermissionError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "entra %s: %s: refused", e.Tenant, e.Op)
-	if e.Status != 0 || e.Code != "" {
+	switch {
+	case e.Status != 0:
 		fmt.Fprintf(&b, " (%d %s: %s)", e.Status, e.Code, e.Message)
+	case e.Code != "":
+		fmt.Fprintf(&b, " (%s: %s)", e.Code, e.Message)
 	}
 	if e.Status == http.StatusUnauthorized {
 		b.WriteString(". The access token was not accepted: sign in again; if it persists, the app registration may lack")
@@ -153,6 +156,10 @@ func (d *Directory) graphErr(op string, perms []string, err error) error {
 	if err == nil {
 		return nil
 	}
+	switch err.(type) {
+	case *PermissionError, *GraphError, *kindError:
+		return err // already explained
+	}
 	status, code, msg, ok := apiError(err)
 	if !ok {
 		return d.transportErr(op, d.graph, err)
@@ -229,11 +236,7 @@ func isTLSError(err error) bool {
 func tlsReason(err error) string {
 	t := err.Error()
 	if i := strings.Index(t, "x509: "); i >= 0 {
-		t = t[i:]
-		if j := strings.IndexAny(t, "\n"); j >= 0 {
-			t = t[:j]
-		}
-		return t
+		return firstLine(t[i:])
 	}
 	return shortCause(err)
 }
@@ -262,10 +265,7 @@ func shortCause(err error) string {
 	if i := strings.LastIndex(t, "dial tcp"); i >= 0 {
 		t = t[i:]
 	}
-	if j := strings.IndexByte(t, '\n'); j >= 0 {
-		t = t[:j]
-	}
-	return t
+	return firstLine(t)
 }
 
 // signInRecorder remembers the last error a sign-in endpoint answered
@@ -383,9 +383,14 @@ func (d *Directory) signInError(ctx context.Context, err error) error {
 	return &kindError{msg: fmt.Sprintf("entra %s: sign-in to %s failed: %s", name, d.authority, detail), kinds: []error{ErrSignIn}, err: err}
 }
 
+// firstLine is the first line of s, without azidentity's pointer to its
+// troubleshooting page.
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.Index(s, ". To troubleshoot"); i >= 0 {
 		s = s[:i]
 	}
 	return s

@@ -159,8 +159,17 @@ func (d *Directory) ReadGroup(ctx context.Context, groupID string) (*directory.G
 			if e.ExternalID == "" || seen[e.ExternalID] {
 				continue
 			}
+			if e.DN == "" {
+				// Every user has a UPN: Graph lists members it may not
+				// read with their id alone ("limited information").
+				err = d.limitedInfo(label)
+				break
+			}
 			seen[e.ExternalID] = true
 			read.Members = append(read.Members, e)
+		}
+		if err != nil {
+			continue
 		}
 		next := str(resp.GetOdataNextLink())
 		if next == "" {
@@ -176,6 +185,18 @@ func (d *Directory) ReadGroup(ctx context.Context, groupID string) (*directory.G
 	}
 	read.Group.MemberCount = len(read.Members)
 	return read, nil
+}
+
+// limitedInfo is the error for members Graph returned without their
+// properties: the app may list members (GroupMember.Read.All) but not read
+// users (User.Read.All).
+func (d *Directory) limitedInfo(group string) error {
+	return &PermissionError{
+		Tenant: d.cfg.Name, Op: "reading the members of group " + group,
+		Code:        "limited information",
+		Message:     "Graph returned user members with their object id only",
+		Permissions: []string{PermUserReadAll}, ConsentURL: d.cfg.AdminConsentURL(),
+	}
 }
 
 // LookupUsers reads the users with the given object ids through

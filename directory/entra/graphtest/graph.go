@@ -49,7 +49,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 	switch {
 	case len(seg) == 1 && seg[0] == "users" && r.Method == http.MethodGet:
 		if s.need(w, PermUserReadAll) {
-			s.serveCollection(w, r, "users", s.allOf(kindUser), typeUser)
+			s.serveCollection(w, r, "users", s.allOf(kindUser), typeUser, false)
 		}
 	case len(seg) == 2 && seg[0] == "users" && seg[1] == "$count" && r.Method == http.MethodGet:
 		if s.need(w, PermUserReadAll) {
@@ -61,7 +61,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		}
 	case len(seg) == 1 && seg[0] == "groups" && r.Method == http.MethodGet:
 		if s.need(w, PermGroupMemberReadAll) {
-			s.serveCollection(w, r, "groups", s.allOf(kindGroup), typeGroup)
+			s.serveCollection(w, r, "groups", s.allOf(kindGroup), typeGroup, false)
 		}
 	case len(seg) == 2 && seg[0] == "groups" && seg[1] == "$count" && r.Method == http.MethodGet:
 		if s.need(w, PermGroupMemberReadAll) {
@@ -72,8 +72,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 			s.serveObject(w, r, kindGroup, seg[1])
 		}
 	case len(seg) >= 3 && seg[0] == "groups" && (seg[2] == "members" || seg[2] == "transitiveMembers") && r.Method == http.MethodGet:
+		// Without User.Read.All, Graph still lists user members, but with
+		// their id alone (limited information).
 		if s.need(w, PermGroupMemberReadAll) {
-			s.serveMembers(w, r, seg[1], seg[2], seg[3:])
+			s.serveMembers(w, r, seg[1], seg[2], seg[3:], s.revokedPerm(PermUserReadAll))
 		}
 	case len(seg) == 2 && seg[0] == "directoryObjects" && seg[1] == "getByIds" && r.Method == http.MethodPost:
 		if s.need(w, PermUserReadAll) {
@@ -82,6 +84,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 	default:
 		graphError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg[len(seg)-1]))
 	}
+}
+
+func (s *Server) revokedPerm(permission string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.revoked[strings.ToLower(permission)]
 }
 
 // need answers 403 when permission has been revoked.
@@ -351,7 +359,10 @@ func (s *Server) orderBy(w http.ResponseWriter, r *http.Request, objs []objRef) 
 	return true
 }
 
-func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, context string, objs []objRef, t collType) {
+// serveCollection serves one page of objs. limitedUsers returns users with
+// their id and type alone, every other property null, as Graph does when
+// the app may list a group's members but not read users.
+func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, context string, objs []objRef, t collType, limitedUsers bool) {
 	q := r.URL.Query()
 	sel, err := parseSelect(q, t)
 	if err != nil {
@@ -395,9 +406,18 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, context
 	values := make([]map[string]any, 0, len(page))
 	s.mu.Lock()
 	for _, o := range page {
-		if v := s.render(o, sel, false); v != nil {
-			values = append(values, v)
+		v := s.render(o, sel, false)
+		if v == nil {
+			continue
 		}
+		if limitedUsers && o.kind == kindUser {
+			for k := range v {
+				if k != "@odata.type" && k != "id" {
+					v[k] = nil
+				}
+			}
+		}
+		values = append(values, v)
 	}
 	s.mu.Unlock()
 	base := "https://" + r.Host + "/v1.0"
@@ -495,7 +515,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, k objKind, 
 }
 
 // serveMembers serves /groups/{id}/members|transitiveMembers[/cast][/$count].
-func (s *Server) serveMembers(w http.ResponseWriter, r *http.Request, id, rel string, rest []string) {
+func (s *Server) serveMembers(w http.ResponseWriter, r *http.Request, id, rel string, rest []string, limitedUsers bool) {
 	s.mu.Lock()
 	var objs []objRef
 	found := s.ix.groups[strings.ToLower(id)] != nil
@@ -535,7 +555,7 @@ func (s *Server) serveMembers(w http.ResponseWriter, r *http.Request, id, rel st
 	}
 	switch {
 	case len(rest) == 0:
-		s.serveCollection(w, r, "directoryObjects", objs, t)
+		s.serveCollection(w, r, "directoryObjects", objs, t, limitedUsers)
 	case len(rest) == 1 && rest[0] == "$count":
 		s.serveCount(w, r, objs)
 	default:

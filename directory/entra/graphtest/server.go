@@ -63,7 +63,8 @@ type Fault struct {
 	// Path matches requests whose path after /v1.0 starts with it, e.g.
 	// "/groups/ID/transitiveMembers"; empty matches every Graph request.
 	Path string
-	// Match, when set, must also return true.
+	// Match, when set, must also return true. It runs under the server's
+	// lock: it must not call the Server's methods.
 	Match func(r *http.Request) bool
 	Skip  int
 	Times int
@@ -138,6 +139,7 @@ func Start(t Tenant, opts Options) (*Server, error) {
 
 	cert, err := s.makeCerts(opts.Addr)
 	if err != nil {
+		s.cleanup()
 		return nil, fmt.Errorf("graphtest: certificates: %w", err)
 	}
 	l, err := net.Listen("tcp", opts.Addr)
