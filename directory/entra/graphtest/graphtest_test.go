@@ -184,9 +184,12 @@ func TestDeviceCode_PendingUntilApproved(t *testing.T) {
 
 func TestDeviceCode_ApprovesItselfAfterDelay(t *testing.T) {
 	t.Parallel()
-	srv := start(t, graphtest.SampleTenant(), graphtest.Options{ApproveAfter: 50 * time.Millisecond})
+	srv := start(t, graphtest.SampleTenant(), graphtest.Options{ApproveAfter: 50 * time.Millisecond, UserCode: "DEMO1234"})
 	var dc map[string]any
 	postForm(t, srv, "/"+srv.TenantID()+"/oauth2/v2.0/devicecode", url.Values{"client_id": {"app"}, "scope": {"x"}}, &dc)
+	if dc["user_code"] != "DEMO1234" {
+		t.Errorf("user_code = %v, want the fixed DEMO1234", dc["user_code"])
+	}
 	time.Sleep(60 * time.Millisecond)
 	var out map[string]any
 	s := postForm(t, srv, "/"+srv.TenantID()+"/oauth2/v2.0/token", url.Values{

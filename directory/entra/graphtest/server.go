@@ -44,6 +44,9 @@ type Options struct {
 	// DeviceCodeLifetime is how long a device code stays valid; default 15
 	// minutes.
 	DeviceCodeLifetime time.Duration
+	// UserCode, when set, is the code every device-code sign-in shows (a
+	// demo recording then looks the same each time); default random.
+	UserCode string
 	// SignInUser is the user principal name the device-code flow signs in;
 	// default the tenant's first enabled member.
 	SignInUser string

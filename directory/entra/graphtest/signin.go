@@ -191,11 +191,14 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	dc := &deviceCode{
 		code:     randomToken("dc-"),
-		userCode: newUserCode(),
+		userCode: s.opts.UserCode,
 		clientID: clientID,
 		scope:    r.PostForm.Get("scope"),
 		issuedAt: now,
 		expires:  now.Add(s.opts.DeviceCodeLifetime),
+	}
+	if dc.userCode == "" {
+		dc.userCode = newUserCode()
 	}
 	s.mu.Lock()
 	s.deviceCodes[dc.code] = dc
