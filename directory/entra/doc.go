@@ -1,6 +1,7 @@
 // Package entra reads users and groups from Microsoft Entra ID (Azure AD)
-// for usersync, through Microsoft Graph with github.com/microsoftgraph/
-// msgraph-sdk-go and github.com/Azure/azure-sdk-for-go/sdk/azidentity. It is
+// for usersync, through Microsoft Graph with
+// github.com/microsoftgraph/msgraph-sdk-go and
+// github.com/Azure/azure-sdk-for-go/sdk/azidentity. It is
 // the only package of usersync that imports the Graph SDK (it takes minutes
 // and gigabytes to compile); the test server, package graphtest, does not.
 //
