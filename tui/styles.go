@@ -65,7 +65,7 @@ func (s *styles) set(dark, noColor bool) {
 		// Attributes only: no colour codes at all.
 		*s = styles{
 			dark: dark, noColor: true,
-			title: n().Bold(true).Reverse(true), crumb: n(), heading: n().Bold(true),
+			title: n().Bold(true).Reverse(true).Padding(0, 1), crumb: n(), heading: n().Bold(true),
 			label: n(), dim: n().Faint(true), accent: n().Bold(true),
 			cursorRow: n().Reverse(true), selected: n().Bold(true),
 			ok: n(), warn: n().Bold(true), err: n().Bold(true),
