@@ -197,6 +197,9 @@ func (r *results) View(width int) string {
 		if row.e.DisplayName != "" && row.e.DisplayName != row.e.Name {
 			name += "  " + row.e.DisplayName
 		}
+		if row.e.Type == directory.TypeGroup && row.e.MemberCount >= 0 {
+			name += "  (" + plural(row.e.MemberCount, "member", "members") + ")"
+		}
 		name = pad(name, nameW)
 		action := cut(row.action(), actionW)
 		var text string

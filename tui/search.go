@@ -396,7 +396,7 @@ func (s *searchScreen) onBatch(msg batchMsg) tea.Cmd {
 	if msg.done {
 		s.searching = false
 		if msg.err != nil && !errors.Is(msg.err, context.Canceled) {
-			s.searchErr = searchError(s.query, msg.err)
+			s.searchErr = searchError(msg.err)
 			if s.results.t.Total() == 0 {
 				return s.focusOn(focusSearchBox)
 			}
@@ -413,11 +413,9 @@ func (s *searchScreen) onBatch(msg batchMsg) tea.Cmd {
 }
 
 // searchError says what went wrong with a search, and what to do.
-func searchError(q string, err error) string {
+func searchError(err error) string {
 	msg := err.Error()
 	switch {
-	case strings.HasPrefix(q, "("):
-		return "The search failed: " + msg + ". Check the filter's syntax, e.g. (&(objectClass=person)(uid=an*))."
 	case errors.Is(err, directory.ErrIncomplete):
 		return "The search did not finish: " + msg + ". The results below are partial."
 	}
