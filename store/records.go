@@ -1,0 +1,196 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrCorrupt marks a record or bucket of the store that cannot be read.
+// Reads return it instead of guessing; (*Store).Check lists every such
+// problem.
+var ErrCorrupt = errors.New("store record is corrupt")
+
+// userRec is a user as stored in the users bucket. Times are Unix
+// nanoseconds (cheaper to encode and decode than RFC 3339 text).
+type userRec struct {
+	Username    string       `json:"username"`
+	DisplayName string       `json:"display_name,omitempty"`
+	Email       string       `json:"email,omitempty"`
+	Kind        Kind         `json:"kind"`
+	Source      string       `json:"source,omitempty"`
+	ExternalID  string       `json:"external_id,omitempty"`
+	DN          string       `json:"dn,omitempty"`
+	Enabled     bool         `json:"enabled"`
+	Guest       bool         `json:"guest,omitempty"`
+	Roles       []Assignment `json:"roles,omitempty"`
+	Created     int64        `json:"created"`
+	Synced      int64        `json:"synced,omitempty"`
+	Modified    int64        `json:"modified"`
+}
+
+// groupRec is a group as stored in the groups bucket.
+type groupRec struct {
+	Name       string       `json:"name"`
+	Kind       Kind         `json:"kind"`
+	Source     string       `json:"source,omitempty"`
+	ExternalID string       `json:"external_id,omitempty"`
+	DN         string       `json:"dn,omitempty"`
+	Roles      []Assignment `json:"roles,omitempty"`
+	Created    int64        `json:"created"`
+	Synced     int64        `json:"synced,omitempty"`
+}
+
+// runRec is a run header as stored in the runs bucket: the run without its
+// entries, plus the options it ran with.
+type runRec struct {
+	Started  int64     `json:"started"`
+	Finished int64     `json:"finished,omitempty"`
+	Actor    string    `json:"actor"`
+	Source   string    `json:"source"`
+	Command  string    `json:"command"`
+	Status   RunStatus `json:"status"`
+	Error    string    `json:"error,omitempty"`
+	Counts   Counts    `json:"counts"`
+	Entries  int       `json:"entries"`
+	Options  *Options  `json:"options,omitempty"`
+}
+
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// The record types hold only strings, numbers and booleans.
+		panic(fmt.Sprintf("store: encoding %T: %v", v, err))
+	}
+	return b
+}
+
+// decodeUser decodes a user record; it never panics, and a record that is
+// not a user's is an error wrapping ErrCorrupt.
+func decodeUser(b []byte) (*userRec, error) {
+	u := new(userRec)
+	if err := json.Unmarshal(b, u); err != nil {
+		return nil, fmt.Errorf("%w: user: %v", ErrCorrupt, err)
+	}
+	if err := u.valid(); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (u *userRec) valid() error {
+	switch {
+	case u.Username == "":
+		return fmt.Errorf("%w: user without a username", ErrCorrupt)
+	case u.Kind != Internal && u.Kind != External:
+		return fmt.Errorf("%w: user %q has kind %q", ErrCorrupt, u.Username, u.Kind)
+	case u.Kind == External && (u.Source == "" || u.ExternalID == ""):
+		return fmt.Errorf("%w: external user %q without source or external ID", ErrCorrupt, u.Username)
+	}
+	return nil
+}
+
+// decodeGroup decodes a group record; it never panics.
+func decodeGroup(b []byte) (*groupRec, error) {
+	g := new(groupRec)
+	if err := json.Unmarshal(b, g); err != nil {
+		return nil, fmt.Errorf("%w: group: %v", ErrCorrupt, err)
+	}
+	switch {
+	case g.Name == "":
+		return nil, fmt.Errorf("%w: group without a name", ErrCorrupt)
+	case g.Kind != Internal && g.Kind != External:
+		return nil, fmt.Errorf("%w: group %q has kind %q", ErrCorrupt, g.Name, g.Kind)
+	case g.Kind == External && (g.Source == "" || g.ExternalID == ""):
+		return nil, fmt.Errorf("%w: external group %q without source or external ID", ErrCorrupt, g.Name)
+	}
+	return g, nil
+}
+
+// decodeRole decodes a role record; it never panics.
+func decodeRole(b []byte) (Role, error) {
+	var r Role
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Role{}, fmt.Errorf("%w: role: %v", ErrCorrupt, err)
+	}
+	if r.Name == "" {
+		return Role{}, fmt.Errorf("%w: role without a name", ErrCorrupt)
+	}
+	return r, nil
+}
+
+// decodeRun decodes a run header; it never panics.
+func decodeRun(b []byte) (*runRec, error) {
+	r := new(runRec)
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("%w: run: %v", ErrCorrupt, err)
+	}
+	switch r.Status {
+	case RunPlanned, RunRunning, RunCompleted, RunFailed, RunInterrupted:
+	default:
+		return nil, fmt.Errorf("%w: run with status %q", ErrCorrupt, r.Status)
+	}
+	return r, nil
+}
+
+// decodeEntry decodes a journal entry; it never panics.
+func decodeEntry(b []byte) (RunEntry, error) {
+	var e RunEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return RunEntry{}, fmt.Errorf("%w: run entry: %v", ErrCorrupt, err)
+	}
+	return e, nil
+}
+
+// unixTime turns stored nanoseconds back into a time (zero stays zero).
+func unixTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// nanos is the stored form of t.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func (u *userRec) user() User {
+	return User{
+		Username: u.Username, DisplayName: u.DisplayName, Email: u.Email,
+		Kind: u.Kind, Source: u.Source, ExternalID: u.ExternalID, DN: u.DN,
+		Enabled: u.Enabled, Guest: u.Guest,
+		Roles:   nonNil(u.Roles),
+		Groups:  []string{},
+		Created: unixTime(u.Created), Synced: unixTime(u.Synced), Modified: unixTime(u.Modified),
+	}
+}
+
+func (g *groupRec) group() Group {
+	return Group{
+		Name: g.Name, Kind: g.Kind, Source: g.Source, ExternalID: g.ExternalID, DN: g.DN,
+		Members: []string{},
+		Roles:   nonNil(g.Roles),
+		Created: unixTime(g.Created), Synced: unixTime(g.Synced),
+	}
+}
+
+func (r *runRec) run(id uint64) Run {
+	return Run{
+		ID: id, Started: unixTime(r.Started), Finished: unixTime(r.Finished),
+		Actor: r.Actor, Source: r.Source, Command: r.Command, Status: r.Status,
+		Error: r.Error, Counts: r.Counts, Entries: []RunEntry{},
+	}
+}
+
+// nonNil makes JSON print [] rather than null for empty lists.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return append([]T(nil), s...)
+}
