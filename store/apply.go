@@ -181,7 +181,9 @@ func (r *runner) resolve(s kv) error {
 }
 
 // threshold is the largest number of members of a group of n that a sync
-// may remove or disable without Force.
+// may remove or disable without Force: removing more than Percent% of the
+// group, or more than Max, asks first. The comparison is strict, so in a
+// group of 2 removing 1 member (50%) is over a 10% threshold.
 func (r *runner) threshold(n int) int {
 	t := r.opts.Threshold
 	if t.Percent <= 0 {
@@ -190,7 +192,7 @@ func (r *runner) threshold(n int) int {
 	if t.Max <= 0 {
 		t.Max = DefaultThreshold.Max
 	}
-	pct := int(math.Ceil(t.Percent*float64(n)/100 - 1e-9))
+	pct := int(math.Floor(t.Percent*float64(n)/100 + 1e-9))
 	return min(pct, t.Max)
 }
 

@@ -13,7 +13,7 @@ func TestFold_CaseAndWidthVariantsCollide(t *testing.T) {
 		{"AAndrei", "aandrei"},
 		{"ＡＡｎｄｒｅｉ", "aandrei"}, // full-width
 		{"Straße", "STRASSE"},
-		{"ﬁona", "FIONA"},     // ligature
+		{"ﬁona", "FIONA"},      // ligature
 		{"\u212Aim", "kim"},    // Kelvin sign
 		{"Åsa", "A\u030asa"},   // composed and decomposed
 		{"ǅenan", "dženan"},    // title case digraph

@@ -60,7 +60,7 @@ type storeError struct {
 	err  error
 }
 
-func (e *storeError) Error() string   { return e.msg }
+func (e *storeError) Error() string { return e.msg }
 func (e *storeError) Unwrap() []error {
 	if e.err == nil {
 		return []error{e.kind}

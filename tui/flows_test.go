@@ -125,15 +125,17 @@ func (f *flow) typeText(s string) {
 var (
 	timestamps = regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}`)
 	durations  = regexp.MustCompile(`\(\d+(\.\d+)?(µs|ms|s)\)`)
+	ports      = regexp.MustCompile(`127\.0\.0\.1:\d{5}\b`) // ephemeral ports have 5 digits
 )
 
 // golden compares the screen with testdata/<test>/<name>.golden, after
-// masking what changes from run to run (times).
+// masking what changes from run to run (times, test servers' ports).
 func (f *flow) golden(name string) {
 	f.t.Helper()
 	s := f.screen()
 	s = timestamps.ReplaceAllString(s, "YYYY-MM-DD hh:mm:ss")
 	s = durations.ReplaceAllString(s, "(duration)")
+	s = ports.ReplaceAllString(s, "127.0.0.1:PORT_")
 	f.t.Run(name, func(t *testing.T) { golden.RequireEqual(t, s) })
 }
 

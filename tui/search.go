@@ -469,7 +469,9 @@ func (s *searchScreen) View() string {
 		all = boxOn
 	}
 	lines = append(lines, "  "+all+" Select all"+st.dim.Render("  (skips blocked rows)"))
-	lines = append(lines, r.View(w))
+	if rows := r.View(w); rows != "" {
+		lines = append(lines, strings.Split(rows, "\n")...)
+	}
 	for len(lines) < resultsTop+r.t.height {
 		lines = append(lines, "")
 	}

@@ -1,0 +1,134 @@
+// Command usersync imports users and groups from LDAP directories and
+// Microsoft Entra ID into the application's user store and keeps them in
+// step. Without arguments it opens the Users app; every wizard has a
+// non-interactive twin for scripts (see --help).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"charm.land/fang/v2"
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes are part of the CLI contract.
+const (
+	exitOK         = 0
+	exitFailure    = 1
+	exitUsage      = 2
+	exitEntryError = 3
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	root := app.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := fang.Execute(ctx, root,
+		fang.WithVersion(version),
+		fang.WithErrorHandler(errorHandler),
+		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
+	)
+	defer app.close()
+	return exitCode(err)
+}
+
+// exitError carries the exit code an error should end the process with.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf reports bad usage (exit code 2).
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// errEntryErrors ends a run that finished with per-entry errors (exit 3).
+// It prints nothing: the run report already said what failed.
+var errEntryErrors = &exitError{code: exitEntryError, err: errors.New("the run finished with per-entry errors")}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if isCobraUsageError(err) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// isCobraUsageError recognises the errors cobra and pflag make for bad
+// command lines, which carry no type of their own.
+func isCobraUsageError(err error) bool {
+	s := err.Error()
+	for _, prefix := range []string{
+		"unknown command", "unknown flag", "unknown shorthand flag",
+		"flag needs an argument", "invalid argument", "accepts ",
+		"requires at least", "requires at most", "received ", "required flag",
+		"if any flags in the group", "bad flag syntax",
+	} {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// errorHandler prints an error for a person on stderr: plain when stderr is
+// not a terminal (cron, pipes), styled by fang when it is.
+func errorHandler(w io.Writer, styles fang.Styles, err error) {
+	if errors.Is(err, errEntryErrors) {
+		return
+	}
+	if f, ok := w.(term.File); ok && term.IsTerminal(f.Fd()) {
+		fang.DefaultErrorHandler(w, styles, err)
+		return
+	}
+	fmt.Fprintf(w, "usersync: %v\n", err)
+	if exitCode(err) == exitUsage {
+		fmt.Fprintln(w, "Try 'usersync --help' for usage.")
+	}
+}
+
+// exactArgs is cobra.ExactArgs with a usage error (exit 2).
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErrorf("%s takes %s (got %d argument(s)); see '%s --help'", cmd.CommandPath(), what, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// noArgs is cobra.NoArgs with a usage error (exit 2).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments (got %q); see '%s --help'", cmd.CommandPath(), args, cmd.CommandPath())
+	}
+	return nil
+}

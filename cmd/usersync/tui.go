@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/tui"
+)
+
+const (
+	startUsers  = tui.StartUsers
+	startImport = tui.StartImport
+)
+
+// runTUI opens the Users app or the import wizard on the terminal.
+func (a *app) runTUI(cmd *cobra.Command, start tui.Start) error {
+	st, err := a.store()
+	if err != nil {
+		return err
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	return tui.Run(cmd.Context(), tui.Config{
+		Store:   st,
+		Sources: cfg.sources(),
+		Open: func(ctx context.Context, name, password string) (directory.Directory, error) {
+			return a.openForTUI(ctx, name, password)
+		},
+		Actor: actor(),
+	}, start)
+}
+
+// sources lists the configured directories for the wizard's picker.
+func (c *Config) sources() []tui.Source {
+	var out []tui.Source
+	for _, l := range c.LDAP {
+		out = append(out, tui.Source{
+			Name: l.Name, Kind: directory.KindLDAP, URL: l.URL,
+			NeedsPassword: l.BindDN != "" && l.BindPasswordEnv == "" && l.BindPasswordFile == "",
+		})
+	}
+	for _, e := range c.Entra {
+		out = append(out, tui.Source{Name: e.Name, Kind: directory.KindEntra, URL: entraURL(e)})
+	}
+	return out
+}
+
+// openForTUI opens a directory for the wizard: the password typed in the
+// wizard when the config has no other source for it.
+func (a *app) openForTUI(ctx context.Context, name, password string) (directory.Directory, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := cfg.ldapConfig(name); ok && l.BindDN != "" && l.BindPasswordEnv == "" && l.BindPasswordFile == "" {
+		l.Password = password
+		return openLDAPConfig(ctx, l)
+	}
+	return a.openDirectory(ctx, name)
+}
