@@ -13,30 +13,16 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/usersync/usersync/directory/entra"
 	"github.com/usersync/usersync/directory/ldap"
 )
 
 // Config is the configuration file: the directories usersync knows.
 type Config struct {
 	LDAP  []ldap.Config `toml:"ldap"`
-	Entra []EntraConfig `toml:"entra"`
+	Entra []entra.Config `toml:"entra"`
 
 	path string
-}
-
-// EntraConfig is one configured Entra ID tenant ([[entra]]).
-type EntraConfig struct {
-	Name             string `toml:"name"`
-	TenantID         string `toml:"tenant_id"`
-	ClientID         string `toml:"client_id"`
-	Auth             string `toml:"auth"`
-	ClientSecretEnv  string `toml:"client_secret_env"`
-	ClientSecretFile string `toml:"client_secret_file"`
-	CertificateFile  string `toml:"certificate_file"`
-	Cloud            string `toml:"cloud"`
-	AuthorityHost    string `toml:"authority_host"`
-	GraphEndpoint    string `toml:"graph_endpoint"`
-	CAFile           string `toml:"ca_file"`
 }
 
 // configError is a problem in the configuration file, with where it is.

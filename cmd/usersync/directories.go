@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/directory/entra"
 	"github.com/usersync/usersync/directory/ldap"
 )
 
@@ -66,7 +66,7 @@ func (c *Config) directories() []directoryJSON {
 }
 
 // entraURL is where a tenant's directory is read from.
-func entraURL(e EntraConfig) string {
+func entraURL(e entra.Config) string {
 	if e.GraphEndpoint != "" {
 		return e.GraphEndpoint
 	}
@@ -178,10 +178,8 @@ func (a *app) openDirectory(ctx context.Context, name string) (directory.Directo
 	if _, ok := cfg.ldapConfig(name); ok {
 		return a.openLDAP(ctx, name)
 	}
-	for _, e := range cfg.Entra {
-		if strings.EqualFold(e.Name, name) {
-			return nil, errors.New(name + ": Entra ID tenants are not supported by this build yet")
-		}
+	if _, ok := cfg.entraConfig(name); ok {
+		return a.openEntra(ctx, name, entra.Options{})
 	}
 	return nil, cfg.unknownDirectory("", name)
 }
@@ -197,13 +195,11 @@ func (a *app) directoryTestCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, ok := cfg.entraConfig(args[0]); ok {
+				return a.testEntra(cmd.Context(), args[0])
+			}
 			l, ok := cfg.ldapConfig(args[0])
 			if !ok {
-				for _, e := range cfg.Entra {
-					if strings.EqualFold(e.Name, args[0]) {
-						return errors.New(args[0] + ": testing Entra ID tenants is not supported by this build yet")
-					}
-				}
 				return cfg.unknownDirectory("", args[0])
 			}
 			if l.Password, err = a.bindPassword(l); err != nil {
