@@ -19,7 +19,7 @@ import (
 
 // Config is the configuration file: the directories usersync knows.
 type Config struct {
-	LDAP  []ldap.Config `toml:"ldap"`
+	LDAP  []ldap.Config  `toml:"ldap"`
 	Entra []entra.Config `toml:"entra"`
 
 	path string
