@@ -28,6 +28,10 @@ type userRec struct {
 	Created     int64        `json:"created"`
 	Synced      int64        `json:"synced,omitempty"`
 	Modified    int64        `json:"modified"`
+	// Linked is set on a user who existed before and was linked to a
+	// directory entry by email: the username stays the application's, and
+	// later refreshes never rename it.
+	Linked bool `json:"linked,omitempty"`
 }
 
 // groupRec is a group as stored in the groups bucket.

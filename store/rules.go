@@ -101,7 +101,10 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uin
 			return ent, 0, err
 		}
 		nu := *old
-		nu.Username, nu.DisplayName, nu.Email, nu.DN, nu.Guest = e.Name, e.DisplayName, e.Email, e.DN, e.Guest
+		nu.DisplayName, nu.Email, nu.DN, nu.Guest = e.DisplayName, e.Email, e.DN, e.Guest
+		if !old.Linked {
+			nu.Username = e.Name
+		}
 		note := r.enabledOnUpdate(&nu, e, how)
 		changed := userChanges(old, &nu)
 		if len(changed) == 0 {
@@ -152,8 +155,8 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uin
 				return ent, 0, nil
 			}
 			nu := *old
-			nu.Kind, nu.Source, nu.ExternalID = External, r.source, e.ExternalID
-			nu.DisplayName, nu.DN, nu.Guest = e.DisplayName, e.DN, e.Guest
+			nu.Kind, nu.Source, nu.ExternalID, nu.Linked = External, r.source, e.ExternalID, true
+			nu.DisplayName, nu.Email, nu.DN, nu.Guest = e.DisplayName, e.Email, e.DN, e.Guest
 			note := r.enabledOnUpdate(&nu, e, how)
 			nu.Modified, nu.Synced = r.now, r.now
 			if err := putUser(s, ids[0], old, &nu); err != nil {
@@ -467,7 +470,9 @@ func (s *Store) Diff(source string, e directory.Entry) ([]FieldDiff, error) {
 		if err != nil {
 			return err
 		}
-		add("username", e.Name, u.Username)
+		if !u.Linked {
+			add("username", e.Name, u.Username)
+		}
 		add("display_name", e.DisplayName, u.DisplayName)
 		add("email", e.Email, u.Email)
 		add("dn", e.DN, u.DN)

@@ -249,6 +249,16 @@ func TestApply_UserRules(t *testing.T) {
 				if _, err := st.GetUser("jdoe"); !errors.Is(err, ErrNotFound) {
 					t.Error("a second user was created")
 				}
+				// Importing again keeps the application's username.
+				in := Input{Source: "dc01", Users: []directory.Entry{byEmail}, Options: Options{AddNew: true, UpdateExisting: true, MatchByEmail: true}}
+				run, err := st.Apply(context.Background(), in, nil)
+				if err != nil || run.Counts.Unchanged != 1 {
+					t.Errorf("re-import of a linked user: %v %+v", err, run)
+				}
+				if d, err := st.Diff("dc01", byEmail); err != nil || len(d) != 0 {
+					t.Errorf("a linked user differs: %v %+v", err, d)
+				}
+				mustUser(t, st, "jane")
 			},
 		},
 		{

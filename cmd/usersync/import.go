@@ -23,7 +23,7 @@ func (a *app) importCommand() *cobra.Command {
 			return a.runTUI(cmd, startImport)
 		},
 	}
-	cmd.AddCommand(a.importLDAPCommand())
+	cmd.AddCommand(a.importLDAPCommand(), a.importEntraCommand())
 	return cmd
 }
 

@@ -131,5 +131,5 @@ func (a *app) failRun(st *store.Store, in store.Input, cause error, yes, asJSON 
 	if err := a.printRunResult(run, asJSON); err != nil {
 		return err
 	}
-	return fmt.Errorf("run %d failed: %w\nNothing was removed or disabled.", run.ID, cause)
+	return fmt.Errorf("run %d failed: %w\nNothing was changed.", run.ID, cause)
 }
