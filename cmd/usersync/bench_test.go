@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/usersync/usersync/directory/ldap/slapdtest"
+)
+
+// BenchmarkImportLDAP100k is the end-to-end figure: 100k users in a local
+// slapd imported by the real binary (`usersync import ldap ... --yes`) into
+// an empty store, timed beside ldapsearch dumping the same entries with the
+// paged-results control in the same run. It reports both times, their
+// ratio (goal: within 3x) and the binary's peak RSS (goal: under 200 MB).
+func BenchmarkImportLDAP100k(b *testing.B) {
+	const users = 100_000
+	if _, err := exec.LookPath("ldapsearch"); err != nil {
+		b.Skip("ldapsearch is not installed (Debian package ldap-utils; make bench installs it)")
+	}
+	slapdtest.Require(b)
+	data := slapdtest.NewData(slapdtest.DefaultSuffix)
+	data.AddUsers(users, "u", "")
+	srv := slapdtest.Start(b, slapdtest.Options{Data: data})
+
+	// The benchmark measures the binary as shipped: no race detector.
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "usersync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	config := filepath.Join(dir, "config.toml")
+	err := os.WriteFile(config, fmt.Appendf(nil, `[[ldap]]
+name = "dc01"
+url = %q
+base_dn = %q
+bind_dn = %q
+bind_password_env = "DC01_PASSWORD"
+flavor = "openldap"
+allow_insecure = true
+page_size = 1000
+`, srv.URL, srv.Suffix, srv.BindDN), 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	var importTime, dumpTime time.Duration
+	var peakRSS int64
+	for i := 0; b.Loop(); i++ {
+		// ldapsearch, as an admin would dump the same users.
+		dump := exec.Command("ldapsearch", "-x", "-LLL", "-H", srv.URL, "-D", srv.BindDN, "-w", srv.BindPassword,
+			"-b", srv.Suffix, "-E", "pr=1000/noprompt", "(uid=*)", "uid", "cn", "givenName", "sn", "displayName", "mail", "entryUUID")
+		var dumpOut bytes.Buffer
+		dump.Stdout = &dumpOut
+		start := time.Now()
+		if err := dump.Run(); err != nil {
+			b.Fatalf("ldapsearch: %v", err)
+		}
+		dumpTime += time.Since(start)
+		if n := bytes.Count(dumpOut.Bytes(), []byte("\ndn: ")) + 1; n < users {
+			b.Fatalf("ldapsearch dumped %d entries", n)
+		}
+
+		imp := exec.Command(bin, "import", "ldap", "--server", "dc01", "--query", "(uid=*)", "--enable", "--yes")
+		imp.Env = append(os.Environ(),
+			"USERSYNC_CONFIG="+config,
+			"USERSYNC_STORE="+filepath.Join(dir, fmt.Sprintf("store-%d.db", i)),
+			"DC01_PASSWORD="+srv.BindPassword)
+		var stderr bytes.Buffer
+		imp.Stderr = &stderr
+		start = time.Now()
+		if err := imp.Run(); err != nil {
+			b.Fatalf("import: %v\n%s", err, stderr.Bytes())
+		}
+		importTime += time.Since(start)
+		if ru, ok := imp.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			peakRSS = max(peakRSS, ru.Maxrss)
+		}
+	}
+	b.ReportMetric(importTime.Seconds()/float64(b.N), "import-s")
+	b.ReportMetric(dumpTime.Seconds()/float64(b.N), "ldapsearch-s")
+	b.ReportMetric(float64(importTime)/float64(dumpTime), "ratio")
+	b.ReportMetric(float64(peakRSS)/1024, "peak-RSS-MiB")
+	b.ReportMetric(float64(users)*float64(b.N)/importTime.Seconds(), "users/s")
+}
