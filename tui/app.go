@@ -41,6 +41,13 @@ type Config struct {
 	// Open connects to the named source; password is what the user typed
 	// when the source NeedsPassword, "" otherwise.
 	Open func(ctx context.Context, name, password string) (directory.Directory, error)
+	// OpenEntra signs in to the named Entra ID tenant (a Source of kind
+	// entra). It returns once the person has signed in (device code: after
+	// hooks.Prompt showed the code), the sign-in failed, or ctx was
+	// cancelled (Esc on the sign-in screen). The hooks stay in use while
+	// the returned source is open (throttling while reading groups). Nil:
+	// the wizard cannot import from Entra tenants.
+	OpenEntra func(ctx context.Context, name string, hooks EntraHooks) (GroupSource, error)
 	// Actor is journaled in runs: the OS user, or the SSH user.
 	Actor string
 	// ReadOnly may browse but not import or synchronize (SSH read-only keys).

@@ -396,7 +396,9 @@ func (s *groupScreen) sync() tea.Cmd {
 	conn := newServersScreen(sh)
 	conn.pick = src.Name
 	conn.then = func(_ Source, dir directory.Directory) tea.Cmd {
-		return replace(newProgressScreen(sh, syncJob(sh, g, dir, returnTo)))
+		j := syncJob(sh, g, dir, returnTo)
+		j.events = eventsOf(dir) // an Entra tenant's throttling shows
+		return replace(newProgressScreen(sh, j))
 	}
 	return push(conn)
 }

@@ -152,7 +152,7 @@ func TestFlow_ServerPickerPasswordIsMasked(t *testing.T) {
 	f.waitFor("Pick a directory", "contoso")
 	f.golden("01-servers")
 	f.keys("end", "enter")
-	f.waitFor("coming soon: for now, pick an LDAP server")
+	f.waitFor("cannot sign in to Entra ID tenants: pick an LDAP server")
 	f.keys("up", "enter")
 	f.waitFor("Bind password for dc02")
 	f.typeText("hunter2")

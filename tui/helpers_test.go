@@ -147,11 +147,11 @@ func (d *driver) run(cmd tea.Cmd) {
 	}
 }
 
-// isInternal tells messages of bubbles' own timers and terminal queries,
-// which a synchronous driver must not chase.
+// isInternal tells messages of bubbles' own timers (cursor blinks, spinner
+// frames) and terminal queries, which a synchronous driver must not chase.
 func isInternal(msg tea.Msg) bool {
 	name := fmt.Sprintf("%T", msg)
-	return strings.HasPrefix(name, "cursor.") || strings.HasPrefix(name, "tea.")
+	return strings.HasPrefix(name, "cursor.") || strings.HasPrefix(name, "tea.") || strings.HasPrefix(name, "spinner.")
 }
 
 func runCmd(t testing.TB, c tea.Cmd) tea.Msg {

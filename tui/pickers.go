@@ -229,6 +229,8 @@ func (m rolesLoadedMsg) target() tag { return m.tag }
 // rolePicker sets the roles new entries get, each on a scope.
 type rolePicker struct {
 	base
+	title   string // the breadcrumb; "Set roles" by default
+	heading string // the line above the roles
 	forTag  tag
 	roles   []store.Role
 	chosen  map[string]string // role → scope
@@ -240,7 +242,8 @@ type rolePicker struct {
 }
 
 func newRolePicker(sh *shared, current []store.Assignment, forTag tag) *rolePicker {
-	p := &rolePicker{base: newBase(sh), forTag: forTag, chosen: map[string]string{}}
+	p := &rolePicker{base: newBase(sh), forTag: forTag, chosen: map[string]string{},
+		title: "Set roles", heading: "Role assignments: the roles new users and groups get"}
 	for _, a := range current {
 		p.chosen[a.Role] = a.Scope
 	}
@@ -250,7 +253,7 @@ func newRolePicker(sh *shared, current []store.Assignment, forTag tag) *rolePick
 }
 
 // Title implements screen.
-func (p *rolePicker) Title() string { return "Set roles" }
+func (p *rolePicker) Title() string { return p.title }
 
 // Init implements screen: load the roles.
 func (p *rolePicker) Init() tea.Cmd {
@@ -381,7 +384,7 @@ func (p *rolePicker) assignments() []store.Assignment {
 // View implements screen.
 func (p *rolePicker) View() string {
 	st := p.sh.st
-	lines := []string{st.heading.Render("Role assignments: the roles new users and groups get"), ""}
+	lines := []string{st.heading.Render(cut(p.heading, p.width)), ""}
 	switch {
 	case p.err != "":
 		return joinLines(append(lines, st.err.Render(glyphWarning+" "+p.err)))

@@ -27,6 +27,9 @@ type job struct {
 	prepare func(ctx context.Context) (store.Input, error)
 	// dir, the directory prepare reads, is closed once it has read.
 	dir directory.Directory
+	// events, for an Entra tenant, report Graph's throttling while the
+	// job reads (nil for other directories).
+	events *entraEvents
 }
 
 // progressMsg is the newest progress of a running apply.
@@ -120,6 +123,7 @@ type progressScreen struct {
 	reading       bool   // the job is still reading its input (a group)
 	err           string // the apply failed without a run
 	now           func() time.Time
+	watch         throttleWatch // Microsoft Graph's throttling, for an Entra job
 }
 
 func newProgressScreen(sh *shared, j job) *progressScreen {
@@ -141,7 +145,7 @@ func (s *progressScreen) start() tea.Cmd {
 	s.last = store.Progress{Total: s.j.total}
 	s.reading = s.j.prepare != nil
 	s.run = startApply(ctx, tg, s.sh.cfg.Store, s.j)
-	return s.run.wait(tg)
+	return tea.Batch(s.run.wait(tg), s.watch.start(s.j.events, s.id))
 }
 
 // Busy implements runner.
@@ -155,7 +159,10 @@ func (s *progressScreen) Stop() {
 
 // Close implements screen. A running apply is stopped, never abandoned
 // half-way: the root waits for it before quitting.
-func (s *progressScreen) Close() { s.Stop() }
+func (s *progressScreen) Close() {
+	s.Stop()
+	s.watch.stop()
+}
 
 // SetSize implements screen.
 func (s *progressScreen) SetSize(w, h int) {
@@ -178,6 +185,9 @@ func (s *progressScreen) Help() helpMap {
 // Update implements screen.
 func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 	k := &s.sh.keys
+	if cmd, ok := s.watch.update(msg); ok {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case progressMsg:
 		if !s.fresh(msg.tag) {
@@ -292,7 +302,15 @@ func (s *progressScreen) View() string {
 			eta = "0s"
 		}
 	}
-	lines = append(lines, fmt.Sprintf("  Rate: %s · Elapsed: %s · ETA: %s", rate, elapsed.Round(time.Second), eta), "")
+	lines = append(lines, fmt.Sprintf("  Rate: %s · Elapsed: %s · ETA: %s", rate, elapsed.Round(time.Second), eta))
+	if t := s.watch.line(); t != "" {
+		style := st.dim
+		if s.watch.waiting() {
+			style = st.warn
+		}
+		lines = append(lines, style.Render(cut("  "+t, s.width)))
+	}
+	lines = append(lines, "")
 	switch {
 	case s.confirmCancel:
 		lines = append(lines, st.warn.Render("Cancel the "+s.j.verb+"? Finished batches stay. (y/N)"))

@@ -38,14 +38,14 @@ func wizardConfig(dir *memDir, gotPassword *string) Config {
 	}
 }
 
-func TestServers_ListsLDAPAndEntraSourcesEntraComingSoon(t *testing.T) {
+func TestServers_ListsLDAPAndEntraSourcesEntraNeedsASignIn(t *testing.T) {
+	// Without Config.OpenEntra the tenant is listed but cannot be opened.
 	d := newDriver(t, wizardConfig(&memDir{name: "dc01"}, nil), StartImport)
 	d.mustShow("dc01")
 	d.mustShow("ldaps://dc01.corp.example:636")
 	d.mustShow("contoso")
-	d.mustShow("coming soon")
 	d.keys("end", "enter")
-	d.mustShow("Importing from Entra ID is coming soon")
+	d.mustShow("This usersync cannot sign in to Entra ID tenants")
 	if _, ok := d.active().(*serversScreen); !ok {
 		t.Fatalf("an Entra source left the picker: %T", d.active())
 	}

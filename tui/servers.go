@@ -46,7 +46,8 @@ func (m openedMsg) release() {
 
 // serversScreen is the wizard's first step: pick a configured directory
 // (LDAP servers, Entra tenants beside them), type its password when the
-// configuration has none, connect.
+// configuration has none, connect. An Entra tenant opens the sign-in
+// screen instead.
 type serversScreen struct {
 	base
 	t          table[Source]
@@ -213,9 +214,17 @@ func (s *serversScreen) choose() tea.Cmd {
 	}
 	s.err = ""
 	switch {
-	case src.Kind == directory.KindEntra:
-		s.err = "Importing from Entra ID is coming soon: for now, pick an LDAP server."
+	case src.Kind == directory.KindEntra && s.sh.cfg.OpenEntra == nil:
+		s.err = "This usersync cannot sign in to Entra ID tenants: pick an LDAP server."
 		return nil
+	case src.Kind == directory.KindEntra:
+		si := newSignInScreen(s.sh, src)
+		si.then = s.then
+		if s.pick != "" {
+			// A sync's connection: the sign-in takes the picker's place.
+			return replace(si)
+		}
+		return push(si)
 	case src.Kind != directory.KindLDAP:
 		s.err = fmt.Sprintf("%s is a %q directory, which this version cannot import from.", src.Name, src.Kind)
 		return nil
@@ -268,15 +277,16 @@ func (s *serversScreen) View() string {
 		src := s.t.Item(s.t.view[p])
 		kind := "LDAP "
 		note := src.URL
+		usable := src.Kind == directory.KindLDAP
 		if src.Kind == directory.KindEntra {
 			kind = "Entra"
-			note = "coming soon"
+			usable = s.sh.cfg.OpenEntra != nil
 		}
 		if src.NeedsPassword {
 			note += " · asks for the bind password"
 		}
 		text := pad(src.Name, 16) + " " + kind + "  " + note
-		if src.Kind != directory.KindLDAP {
+		if !usable {
 			text = st.dim.Render(text)
 		}
 		lines = append(lines, rowLine(s.sh, p == s.t.cursor, text, w))

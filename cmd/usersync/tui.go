@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/directory/entra"
 	"github.com/usersync/usersync/tui"
 )
 
@@ -30,8 +32,31 @@ func (a *app) runTUI(cmd *cobra.Command, start tui.Start) error {
 		Open: func(ctx context.Context, name, password string) (directory.Directory, error) {
 			return a.openForTUI(ctx, name, password)
 		},
-		Actor: actor(),
+		OpenEntra: a.openEntraForTUI,
+		Actor:     actor(),
 	}, start)
+}
+
+// openEntraForTUI signs in to a tenant for the wizard: the device code and
+// Graph's throttling go to the screens through hooks, never to stderr
+// (which would tear the full-screen UI).
+func (a *app) openEntraForTUI(ctx context.Context, name string, hooks tui.EntraHooks) (tui.GroupSource, error) {
+	d, err := a.openEntra(ctx, name, entra.Options{
+		DeviceCodePrompt: func(_ context.Context, p entra.DeviceCodePrompt) {
+			if hooks.Prompt != nil {
+				hooks.Prompt(tui.DeviceCode{URL: p.VerificationURL, Code: p.UserCode, Message: p.Message})
+			}
+		},
+		OnThrottle: func(wait time.Duration) {
+			if hooks.Throttled != nil {
+				hooks.Throttled(wait)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return d, nil
 }
 
 // sources lists the configured directories for the wizard's picker.
