@@ -1,0 +1,58 @@
+package demo
+
+import (
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestSampleData_IsTheSameEveryTime(t *testing.T) {
+	t.Parallel()
+	if !reflect.DeepEqual(SampleData(), SampleData()) {
+		t.Fatal("SampleData differs between calls")
+	}
+	// A few values pinned, so that a change to the generator that would
+	// change every demo recording is noticed.
+	if got := nameUUID("group", GroupAnalysis); got != "0f53c7e7-0615-53f7-a555-2a121c72c2ec" {
+		t.Errorf("Analysis's entryUUID is now %s", got)
+	}
+}
+
+func TestSampleData_Shape(t *testing.T) {
+	t.Parallel()
+	people, groups := sampleEntries(isPerson), sampleEntries(isGroup)
+	if len(people) < 200 || len(people) > 500 {
+		t.Errorf("%d people, want a few hundred", len(people))
+	}
+	if len(groups) != 20 {
+		t.Errorf("%d groups, want 20", len(groups))
+	}
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	uids, ids := map[string]bool{}, map[string]bool{}
+	an := 0
+	for _, e := range SampleData().Entries {
+		id := first(e, "entryUUID")
+		if !uuid.MatchString(id) || ids[id] {
+			t.Errorf("%s: entryUUID %q is malformed or taken", e.DN, id)
+		}
+		ids[id] = true
+		if !isPerson(e) {
+			continue
+		}
+		uid := strings.ToLower(first(e, "uid"))
+		if uids[uid] {
+			t.Errorf("uid %s is taken twice", uid)
+		}
+		uids[uid] = true
+		for _, attr := range []string{"uid", "cn", "givenName", "sn", "displayName", "mail"} {
+			if strings.HasPrefix(strings.ToLower(first(e, attr)), "an") {
+				an++
+				break
+			}
+		}
+	}
+	if an != 7 {
+		t.Errorf("%d people match an*, want the story's 7", an)
+	}
+}

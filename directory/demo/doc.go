@@ -1,0 +1,29 @@
+// Package demo is usersync's sample LDAP directory and demo store: what
+// `usersync demo` runs, and what tests use when they need a real LDAP server
+// without slapd.
+//
+// StartLDAP serves a directory in this process on a loopback port, speaking
+// real LDAP (through github.com/jimlambrt/gldap) to real clients such as
+// package directory/ldap: simple bind against one service account,
+// StartTLS (or ldaps://) with a CA made for the occasion and written to a
+// file for ca_file, searches with full filter evaluation (and, or, not,
+// equality, substrings, ordering, presence, approximate and extensible
+// matches, including Active Directory's in-chain rule), base, one-level and
+// subtree scopes, requested-attribute selection, size limits and the
+// paged-results control. It keeps memberOf as OpenLDAP's memberof overlay
+// does, and marks a disabled account as the openldap flavor reads it
+// (pwdAccountLockedTime).
+//
+// SampleData is the directory dc01 of the demo: a few hundred people and
+// twenty groups, the same on every run. Seed fills a new store with roles,
+// internal users and one earlier import from that directory, so that
+// searching an* shows every kind of row the import wizard has.
+//
+// It is not a general LDAP server: it holds a fixed set of entries, never
+// writes (add, modify and delete are refused), has no schema (every value
+// compares case-insensitively, DN-valued attributes as DNs), and does not
+// split large attributes into ranges (member;range=… is not answered;
+// members are sent whole, as OpenLDAP does). It is far slower than slapd:
+// measure nothing against it. The demo's Entra tenant is
+// directory/entra/graphtest.
+package demo
