@@ -1,6 +1,6 @@
 // Package tui is usersync's terminal interface: the Users app (users,
 // groups, their details, synchronizing a group) and the import wizard
-// (LDAP now, Entra tenants listed beside). It is built on Bubble Tea v2 with
+// (LDAP servers and Entra ID tenants). It is built on Bubble Tea v2 with
 // one root model that owns the screen stack, the size, the styles and the
 // key map; screens are plain structs. The package only observes and
 // commands: the import rules live in package store, the sources in package

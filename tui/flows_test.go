@@ -126,16 +126,19 @@ var (
 	timestamps = regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}`)
 	durations  = regexp.MustCompile(`\(\d+(\.\d+)?(µs|ms|s)\)`)
 	ports      = regexp.MustCompile(`127\.0\.0\.1:\d{5}\b`) // ephemeral ports have 5 digits
+	spinners   = regexp.MustCompile(`[⣾⣽⣻⢿⡿⣟⣯⣷]`)           // the frames of spinner.Dot
 )
 
 // golden compares the screen with testdata/<test>/<name>.golden, after
-// masking what changes from run to run (times, test servers' ports).
+// masking what changes from run to run (times, test servers' ports,
+// spinner frames).
 func (f *flow) golden(name string) {
 	f.t.Helper()
 	s := f.screen()
 	s = timestamps.ReplaceAllString(s, "YYYY-MM-DD hh:mm:ss")
 	s = durations.ReplaceAllString(s, "(duration)")
 	s = ports.ReplaceAllString(s, "127.0.0.1:PORT_")
+	s = spinners.ReplaceAllString(s, "*")
 	f.t.Run(name, func(t *testing.T) { golden.RequireEqual(t, s) })
 }
 

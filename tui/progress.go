@@ -144,8 +144,20 @@ func (s *progressScreen) start() tea.Cmd {
 	s.started = s.now()
 	s.last = store.Progress{Total: s.j.total}
 	s.reading = s.j.prepare != nil
-	s.run = startApply(ctx, tg, s.sh.cfg.Store, s.j)
-	return tea.Batch(s.run.wait(tg), s.watch.start(s.j.events, s.id))
+	j := s.j
+	var listen tea.Cmd
+	if j.events != nil && j.prepare != nil {
+		// Graph's throttling is shown while the job reads its input.
+		reading, read := context.WithCancel(ctx)
+		prepare := j.prepare
+		j.prepare = func(ctx context.Context) (store.Input, error) {
+			defer read()
+			return prepare(ctx)
+		}
+		listen = s.watch.start(j.events, s.id, reading)
+	}
+	s.run = startApply(ctx, tg, s.sh.cfg.Store, j)
+	return tea.Batch(s.run.wait(tg), listen)
 }
 
 // Busy implements runner.
@@ -159,10 +171,7 @@ func (s *progressScreen) Stop() {
 
 // Close implements screen. A running apply is stopped, never abandoned
 // half-way: the root waits for it before quitting.
-func (s *progressScreen) Close() {
-	s.Stop()
-	s.watch.stop()
-}
+func (s *progressScreen) Close() { s.Stop() }
 
 // SetSize implements screen.
 func (s *progressScreen) SetSize(w, h int) {

@@ -1,0 +1,562 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/store"
+)
+
+// entraSession is what the Entra wizard's screens share once signed in:
+// the tenant, the groups picked (across searches), the two options and
+// the roles for new users. The group chooser owns it and closes the tenant
+// when it leaves.
+type entraSession struct {
+	source Source
+	dir    *entraDir
+	// selected holds the external IDs of the groups picked; known holds
+	// every group seen, by external ID, so that a group picked in one
+	// search stays picked (and known) in the next.
+	selected map[string]struct{}
+	known    map[string]directory.Entry
+	// ids lists, by folded display name, the ids of the groups seen with
+	// that name: a name shared by several groups is written as an id in
+	// the command line.
+	ids    map[string]map[string]bool
+	addNew bool
+	update bool
+	roles  []store.Assignment
+}
+
+// picked returns the picked groups, sorted by name.
+func (s *entraSession) picked() []directory.Entry {
+	out := make([]directory.Entry, 0, len(s.selected))
+	for id := range s.selected {
+		if e, ok := s.known[id]; ok {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := strings.ToLower(out[i].Name), strings.ToLower(out[j].Name)
+		if a != b {
+			return a < b
+		}
+		return out[i].ExternalID < out[j].ExternalID
+	})
+	return out
+}
+
+// seen records groups that arrived in a search.
+func (s *entraSession) seen(rows []resultRow) {
+	for _, r := range rows {
+		s.known[r.e.ExternalID] = r.e
+		f := foldName(r.e.Name)
+		if s.ids[f] == nil {
+			s.ids[f] = map[string]bool{}
+		}
+		s.ids[f][r.e.ExternalID] = true
+	}
+}
+
+// groupArg is how --group names g: its display name, or its object id
+// when several groups seen share the name.
+func (s *entraSession) groupArg(g directory.Entry) string {
+	if len(s.ids[foldName(g.Name)]) > 1 || g.Name == "" {
+		return g.ExternalID
+	}
+	return g.Name
+}
+
+// The group chooser's focus.
+type chooserFocus int
+
+const (
+	chooseList chooserFocus = iota
+	chooseSearch
+	chooseOptions
+)
+
+// searchDebounce is how long typing must pause before the server is asked.
+const searchDebounce = 300 * time.Millisecond
+
+// searchDueMsg fires when typing paused: search for q unless more was typed
+// since (n is the keystroke's number).
+type searchDueMsg struct {
+	screen screenID
+	n      uint64
+	q      string
+}
+
+func (m searchDueMsg) target() tag { return tag{m.screen, m.n} }
+
+// The chooser's layout: search box, hint, header, "Select all", rows,
+// then the options line and a footer.
+const chooserTop = 4
+
+// entraGroupsScreen is the Entra wizard's group chooser: the tenant's
+// groups with their member counts, searched on the server as one types
+// (debounced; late results dropped), ticked with Space across searches,
+// and the two options Add new users and Update previously imported users.
+type entraGroupsScreen struct {
+	base
+	sess    *entraSession
+	input   textinput.Model
+	focus   chooserFocus
+	opt     int // 0: Add new users, 1: Update previously imported users
+	results *results
+
+	query       string // the search the rows are for
+	searching   bool
+	err         string
+	classifyErr string
+	note        string
+	stream      *searchStream
+	typed       uint64        // keystrokes in the search box, for the debounce
+	watch       throttleWatch // Microsoft Graph's throttling while listing
+}
+
+func newEntraGroupsScreen(sh *shared, sess *entraSession) *entraGroupsScreen {
+	if sess.selected == nil {
+		sess.selected = map[string]struct{}{}
+	}
+	if sess.known == nil {
+		sess.known = map[string]directory.Entry{}
+	}
+	if sess.ids == nil {
+		sess.ids = map[string]map[string]bool{}
+	}
+	s := &entraGroupsScreen{base: newBase(sh), sess: sess, results: newResults(sh)}
+	s.results.selected = sess.selected
+	s.input = newInput(sh, "Search: ", "a word of the group's name (sal finds EMEA Sales)")
+	s.input.CharLimit = 256
+	return s
+}
+
+// Title implements screen.
+func (s *entraGroupsScreen) Title() string { return s.sess.source.Name }
+
+// Init implements screen: list the tenant's groups.
+func (s *entraGroupsScreen) Init() tea.Cmd { return s.search("") }
+
+// Close implements screen: stop the search and sign out of the tenant.
+func (s *entraGroupsScreen) Close() {
+	s.base.Close()
+	if s.sess.dir != nil {
+		s.sess.dir.Close()
+	}
+}
+
+func (s *entraGroupsScreen) restyle() { s.input.SetStyles(s.sh.st.input) }
+
+// Typing implements screen.
+func (s *entraGroupsScreen) Typing() bool { return s.focus == chooseSearch }
+
+// SetSize implements screen.
+func (s *entraGroupsScreen) SetSize(w, h int) {
+	s.base.SetSize(w, h)
+	s.input.SetWidth(max(10, w-10))
+	s.results.t.SetHeight(h - chooserTop - 2) // options line, footer
+}
+
+// Help implements screen.
+func (s *entraGroupsScreen) Help() helpMap {
+	k := s.sh.keys
+	switch s.focus {
+	case chooseSearch:
+		return helpMap{short: []key.Binding{with(k.Enter, "keep search"), with(k.Tab, "groups"), with(k.Back, "clear search")}}
+	case chooseOptions:
+		move := key.NewBinding(key.WithKeys("left", "right", "up", "down"), key.WithHelp("←/→", "option"))
+		return helpMap{
+			short: []key.Binding{move, with(k.Toggle, "tick"), with(k.Enter, "next"), with(k.Back, "groups")},
+			full:  [][]key.Binding{{move, with(k.Toggle, "tick the option"), with(k.Enter, "roles for new users, then the summary"), with(k.Tab, "search"), with(k.Back, "back to the groups")}},
+		}
+	}
+	// Movement and Esc are in the full help (?): the line fits 80 columns.
+	short := []key.Binding{with(k.Toggle, "tick"), with(k.SelectAll, "all"), with(k.Filter, "search"), with(k.Tab, "options"), with(k.Enter, "next")}
+	full := [][]key.Binding{
+		k.navKeys(),
+		{with(k.Toggle, "tick a group"), k.SelectAll, with(k.Filter, "search the tenant's groups"), with(k.Tab, "the options (add new / update)")},
+		{with(k.Enter, "roles for new users, then the summary"), with(k.Back, "clear the search, or the directories")},
+	}
+	return helpMap{short: short, full: full}
+}
+
+// Update implements screen.
+func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
+	if cmd, ok := s.watch.update(msg); ok {
+		return cmd
+	}
+	switch msg := msg.(type) {
+	case batchMsg:
+		return s.onBatch(msg)
+	case searchDueMsg:
+		if msg.n != s.typed || msg.q == s.query {
+			return nil // more was typed since, or nothing changed
+		}
+		return s.search(msg.q)
+	case rolesChosenMsg:
+		// The role picker answered: on to the summary.
+		s.sess.roles = msg.roles
+		return push(newEntraSummaryScreen(s.sh, s.sess, s.ID()))
+	case refreshMsg:
+		// A run finished: start afresh, the groups' states changed.
+		s.note = msg.note
+		clear(s.sess.selected)
+		return tea.Batch(s.focusOn(chooseList), s.search(s.query))
+	case mouseMsg:
+		return s.onMouse(msg)
+	case tea.PasteMsg:
+		if s.focus == chooseSearch {
+			return s.typeSearch(msg)
+		}
+	case tea.KeyPressMsg:
+		switch s.focus {
+		case chooseSearch:
+			return s.keyInSearch(msg)
+		case chooseOptions:
+			return s.keyInOptions(msg)
+		default:
+			return s.keyInList(msg)
+		}
+	}
+	if s.focus == chooseSearch {
+		var cmd tea.Cmd
+		s.input, cmd = s.input.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+func (s *entraGroupsScreen) focusOn(f chooserFocus) tea.Cmd {
+	s.focus = f
+	if f == chooseSearch {
+		return s.input.Focus()
+	}
+	s.input.Blur()
+	return nil
+}
+
+// typeSearch edits the search box; the server is asked once typing pauses.
+func (s *entraGroupsScreen) typeSearch(msg tea.Msg) tea.Cmd {
+	before := s.input.Value()
+	var cmd tea.Cmd
+	s.input, cmd = s.input.Update(msg)
+	if s.input.Value() == before {
+		return cmd
+	}
+	s.typed++
+	n, q, id := s.typed, strings.TrimSpace(s.input.Value()), s.ID()
+	due := tea.Tick(searchDebounce, func(time.Time) tea.Msg { return searchDueMsg{screen: id, n: n, q: q} })
+	return tea.Batch(cmd, due)
+}
+
+// searchNow searches for what the box holds at once, unless the rows are
+// for it already.
+func (s *entraGroupsScreen) searchNow() tea.Cmd {
+	s.typed++ // a pending debounce is void
+	q := strings.TrimSpace(s.input.Value())
+	if q == s.query && (s.searching || s.err == "") {
+		return nil
+	}
+	return s.search(q)
+}
+
+func (s *entraGroupsScreen) keyInSearch(msg tea.KeyPressMsg) tea.Cmd {
+	k := &s.sh.keys
+	switch {
+	case key.Matches(msg, k.Enter), key.Matches(msg, k.Tab), msg.String() == "down":
+		return tea.Batch(s.focusOn(chooseList), s.searchNow())
+	case key.Matches(msg, k.Back):
+		s.input.SetValue("")
+		return tea.Batch(s.focusOn(chooseList), s.searchNow())
+	}
+	return s.typeSearch(msg)
+}
+
+func (s *entraGroupsScreen) keyInOptions(msg tea.KeyPressMsg) tea.Cmd {
+	k := &s.sh.keys
+	s.note = ""
+	switch {
+	case key.Matches(msg, k.Up), msg.String() == "left":
+		s.opt = 0
+	case key.Matches(msg, k.Down), msg.String() == "right":
+		s.opt = 1
+	case key.Matches(msg, k.Toggle):
+		s.toggleOption(s.opt)
+	case key.Matches(msg, k.Enter):
+		return s.next()
+	case key.Matches(msg, k.Tab):
+		return s.focusOn(chooseSearch)
+	case key.Matches(msg, k.ShiftTab), key.Matches(msg, k.Back):
+		return s.focusOn(chooseList)
+	}
+	return nil
+}
+
+func (s *entraGroupsScreen) toggleOption(i int) {
+	if i == 0 {
+		s.sess.addNew = !s.sess.addNew
+	} else {
+		s.sess.update = !s.sess.update
+	}
+}
+
+func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
+	k := &s.sh.keys
+	r := s.results
+	s.note = ""
+	switch {
+	case r.t.Navigate(msg, k):
+	case key.Matches(msg, k.Toggle):
+		r.Toggle()
+	case key.Matches(msg, k.SelectAll):
+		r.SelectAll()
+	case key.Matches(msg, k.Filter), key.Matches(msg, k.ShiftTab):
+		return s.focusOn(chooseSearch)
+	case key.Matches(msg, k.Tab):
+		return s.focusOn(chooseOptions)
+	case key.Matches(msg, k.Enter):
+		return s.next()
+	case key.Matches(msg, k.Back):
+		if s.query != "" {
+			s.input.SetValue("")
+			return s.searchNow()
+		}
+		return back()
+	}
+	return nil
+}
+
+// next moves on to the roles for new users, when there is something to do.
+func (s *entraGroupsScreen) next() tea.Cmd {
+	switch {
+	case len(s.sess.selected) == 0:
+		s.note = "Tick one or more groups with Space, then press Enter."
+		return nil
+	case !s.sess.addNew && !s.sess.update:
+		s.note = "Tick Add new users, Update previously imported users, or both (Tab)."
+		return s.focusOn(chooseOptions)
+	}
+	p := newRolePicker(s.sh, s.sess.roles, s.tag())
+	p.title = "Roles for new users"
+	p.heading = "Roles for new users: the imported groups get them, their members hold them"
+	return push(p)
+}
+
+func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
+	if msg.kind == mouseClick {
+		switch y := msg.y; {
+		case y == 0:
+			return s.focusOn(chooseSearch)
+		case y == chooserTop-1:
+			s.results.SelectAll()
+			return nil
+		case y == chooserTop+s.results.t.height:
+			// The options line: "  [x] Add new users   [ ] Update …".
+			i := 0
+			if msg.x >= optionsSplit {
+				i = 1
+			}
+			s.opt = i
+			s.toggleOption(i)
+			return s.focusOn(chooseOptions)
+		}
+	}
+	if p := s.results.t.Mouse(msg, chooserTop); p >= 0 {
+		cmd := s.focusOn(chooseList)
+		if msg.x < 6 { // on the checkbox
+			s.results.Toggle()
+		}
+		return cmd
+	}
+	return nil
+}
+
+// search lists the groups matching q; the previous search is cancelled and
+// its late rows dropped. The picked groups stay picked.
+func (s *entraGroupsScreen) search(q string) tea.Cmd {
+	tg, ctx := s.renew()
+	s.query = q
+	s.results.Reset()
+	s.results.selected = s.sess.selected
+	s.searching = true
+	s.err, s.classifyErr = "", ""
+	stream := &searchStream{ch: make(chan directory.Entry, 4*batchRows), done: make(chan error, 1)}
+	s.stream = stream
+	dir, st, source := s.sess.dir, s.sh.cfg.Store, s.sess.source.Name
+	// Graph's throttling is shown while the listing lasts.
+	listening, listened := context.WithCancel(ctx)
+	start := func() tea.Msg {
+		go func() {
+			err := dir.ListGroups(ctx, q, func(e directory.Entry) error {
+				select {
+				case stream.ch <- e:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			listened()
+			stream.done <- err
+			close(stream.ch)
+		}()
+		return nextBatch(ctx, tg, st, source, stream)()
+	}
+	return tea.Batch(start, s.watch.start(dir.ev, s.id, listening))
+}
+
+func (s *entraGroupsScreen) onBatch(msg batchMsg) tea.Cmd {
+	if !s.fresh(msg.tag) {
+		return nil
+	}
+	s.sess.seen(msg.rows)
+	s.results.Append(msg.rows)
+	if msg.classifyErr != nil && s.classifyErr == "" {
+		s.classifyErr = "Could not check the groups against the store: " + msg.classifyErr.Error()
+	}
+	if msg.done {
+		s.searching = false
+		if msg.err != nil && !errors.Is(msg.err, context.Canceled) {
+			s.err = msg.err.Error()
+		}
+		return nil
+	}
+	return nextBatch(s.ctx, s.tag(), s.sh.cfg.Store, s.sess.source.Name, s.stream)
+}
+
+// header is the line above the groups.
+func (s *entraGroupsScreen) header() string {
+	n := s.results.t.Total()
+	switch {
+	case s.searching && s.query == "":
+		return fmt.Sprintf("Reading the groups of %s… %d so far", s.sess.source.Name, n)
+	case s.searching:
+		return fmt.Sprintf("Searching… %s so far for %q", plural(n, "group", "groups"), s.query)
+	case s.query == "":
+		return fmt.Sprintf("%s in %s", plural(n, "group", "groups"), s.sess.source.Name)
+	}
+	return fmt.Sprintf("Found %s matching %q", plural(n, "group", "groups"), s.query)
+}
+
+// optionsSplit is the column where the second option starts.
+const optionsSplit = 28
+
+// View implements screen.
+func (s *entraGroupsScreen) View() string {
+	st := s.sh.st
+	w := s.width
+	r := s.results
+	lines := make([]string, 0, s.height)
+	if s.focus == chooseSearch {
+		lines = append(lines, s.input.View())
+	} else {
+		q := s.input.Value()
+		if q == "" {
+			q = st.dim.Render("/ to search the groups by name")
+		}
+		lines = append(lines, "Search: "+q)
+	}
+	switch {
+	case s.err != "" && r.t.Total() > 0:
+		lines = append(lines, st.err.Render(cut(glyphWarning+" The list is partial: "+s.err, w)))
+	case s.classifyErr != "":
+		lines = append(lines, st.err.Render(cut(glyphWarning+" "+s.classifyErr, w)))
+	default:
+		lines = append(lines, st.dim.Render(cut("  Tick the groups whose members to import; searches match a word of the name", w)))
+	}
+	header := s.header()
+	if n := len(s.sess.selected); n > 0 {
+		sel := fmt.Sprintf("%d selected", n)
+		header = pad(header, max(0, w-len(sel)-1)) + " " + st.selected.Render(sel)
+	}
+	lines = append(lines, st.heading.Render(cut(header, w)))
+	switch {
+	case s.err != "" && r.t.Total() == 0:
+		lines = append(lines, "")
+		for _, l := range wrapHard(glyphWarning+" "+s.err, max(10, w-2)) {
+			lines = append(lines, st.err.Render("  "+l))
+		}
+	case r.t.Total() == 0 && !s.searching && s.query != "":
+		lines = append(lines, "", fmt.Sprintf("  No group has a word starting with %q. Try the start of another word.", s.query))
+	case r.t.Total() == 0 && !s.searching:
+		lines = append(lines, "", "  The tenant has no groups.")
+	case r.t.Total() > 0:
+		all := boxOff
+		if s.allTicked() {
+			all = boxOn
+		}
+		lines = append(lines, "  "+all+" Select all"+st.dim.Render("  (skips groups that cannot be selected)"))
+		if rows := r.View(w); rows != "" {
+			lines = append(lines, strings.Split(rows, "\n")...)
+		}
+	}
+	if len(lines) > chooserTop+r.t.height {
+		lines = lines[:chooserTop+r.t.height]
+	}
+	for len(lines) < chooserTop+r.t.height {
+		lines = append(lines, "")
+	}
+	lines = append(lines, s.optionsLine())
+	switch {
+	case s.note != "":
+		lines = append(lines, st.accent.Render(cut(s.note, w)))
+	case s.watch.waiting():
+		lines = append(lines, st.warn.Render(cut("  "+s.watch.line(), w)))
+	case len(s.sess.roles) > 0:
+		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+assignmentsText(s.sess.roles)+" (Enter changes them)", w)))
+	default:
+		lines = append(lines, st.dim.Render(fmt.Sprintf("  group %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
+	}
+	return joinLines(lines)
+}
+
+// optionsLine renders the two options; the focused one carries the cursor.
+func (s *entraGroupsScreen) optionsLine() string {
+	st := s.sh.st
+	item := func(i int, on bool, text string) string {
+		box := boxOff
+		if on {
+			box = st.selected.Render(boxOn)
+		}
+		marker := "  "
+		if s.focus == chooseOptions && s.opt == i {
+			return st.cursorRow.Render(glyphCursor + " " + boxText(on) + " " + text)
+		}
+		return marker + box + " " + text
+	}
+	first := item(0, s.sess.addNew, "Add new users")
+	return pad(first, optionsSplit) + item(1, s.sess.update, "Update previously imported users")
+}
+
+func boxText(on bool) string {
+	if on {
+		return boxOn
+	}
+	return boxOff
+}
+
+// allTicked reports whether every selectable row shown is ticked.
+func (s *entraGroupsScreen) allTicked() bool {
+	r := s.results
+	some := false
+	for _, i := range r.t.view {
+		row := r.t.Item(i)
+		if !row.selectable() {
+			continue
+		}
+		some = true
+		if !r.isSelected(row) {
+			return false
+		}
+	}
+	return some
+}
