@@ -166,9 +166,10 @@ func TestFlow_LDAPImportWizard(t *testing.T) {
 	f.keys("enter")
 	f.waitFor("Enable users after import")
 	f.keys("space", "down", "enter")
-	f.waitFor("Role assignments: the roles new users and groups get")
+	f.waitFor("Role assignments: the roles new users and groups get", "Administrator") // the roles are loaded
 	f.keys("space", "enter")
-	f.waitFor("Continue to the summary")
+	// The picker's answer reaches the options after the picker closed.
+	f.waitFor("Continue to the summary", "Assign roles to the user/group: Administrator")
 	f.golden("05-options")
 
 	f.keys("end", "enter")
@@ -258,7 +259,9 @@ func TestFlow_UsersAppGroupSync(t *testing.T) {
 	f.waitFor("Copy roles and assignments to andarm from which user?")
 	f.keys("/")
 	f.typeText("ment")
-	f.keys("enter", "enter")
+	f.keys("enter")
+	f.waitFor("Filter: ment  (1 of 4)") // filtered in a command: wait for it
+	f.keys("enter")
 	f.waitFor("Copy the roles and assignments of mentor to andarm? (y/N)")
 	f.keys("y")
 	f.waitFor("Copied the roles and assignments of mentor.", "project-x")

@@ -618,7 +618,7 @@ func TestFlow_EntraImportWizard(t *testing.T) {
 	f.waitFor("[x] Update previously imported users")
 	f.golden("03-chosen")
 	f.keys("enter")
-	f.waitFor("Roles for new users: the imported groups get them")
+	f.waitFor("Roles for new users: the imported groups get them", "Viewer") // the roles are loaded
 	f.keys("end", "space", "enter")
 	f.waitFor("Press Enter to import", "--update-existing")
 	f.golden("04-summary")

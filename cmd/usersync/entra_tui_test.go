@@ -79,8 +79,9 @@ func TestTUI_EntraDeviceCodeImportEndToEnd(t *testing.T) {
 	m.keys("Enter", "Space")
 	m.waitFor("1 selected", "[x] Add new users", "[ ] Update previously imported users")
 	m.keys("Enter")
-	m.waitFor("Roles for new users")
-	m.keys("End", "Space", "Enter") // Viewer, the last role
+	m.waitFor("Roles for new users", "Viewer") // the roles are loaded
+	// Viewer, the last role.
+	m.keys("End", "Space", "Enter")
 	s := folded(m.waitFor("Press Enter to import", "What will happen"))
 	for _, want := range []string{
 		"Groups Sales (66 members)",
