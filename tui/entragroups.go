@@ -177,15 +177,15 @@ func (s *entraGroupsScreen) Help() helpMap {
 		move := key.NewBinding(key.WithKeys("left", "right", "up", "down"), key.WithHelp("←/→", "option"))
 		return helpMap{
 			short: []key.Binding{move, with(k.Toggle, "tick"), with(k.Enter, "next"), with(k.Back, "groups")},
-			full:  [][]key.Binding{{move, with(k.Toggle, "tick the option"), with(k.Enter, "roles for new users, then the summary"), with(k.Tab, "search"), with(k.Back, "back to the groups")}},
+			full:  [][]key.Binding{{move, with(k.Toggle, "tick the option"), with(k.Enter, "roles, summary")}, {with(k.Tab, "search"), with(k.Back, "the groups")}},
 		}
 	}
 	// Movement and Esc are in the full help (?): the line fits 80 columns.
 	short := []key.Binding{with(k.Toggle, "tick"), with(k.SelectAll, "all"), with(k.Filter, "search"), with(k.Tab, "options"), with(k.Enter, "next")}
 	full := [][]key.Binding{
 		k.navKeys(),
-		{with(k.Toggle, "tick a group"), k.SelectAll, with(k.Filter, "search the tenant's groups"), with(k.Tab, "the options (add new / update)")},
-		{with(k.Enter, "roles for new users, then the summary"), with(k.Back, "clear the search, or the directories")},
+		{with(k.Toggle, "tick a group"), with(k.SelectAll, "all/none"), with(k.Filter, "search"), with(k.Tab, "options")},
+		{with(k.Enter, "roles, summary"), with(k.Back, "clear search/back")},
 	}
 	return helpMap{short: short, full: full}
 }
