@@ -653,3 +653,22 @@ func TestFlow_EntraEscCancelsTheSignIn(t *testing.T) {
 	}
 	f.mustNotShow(testUserCode)
 }
+
+func TestEntraGroups_MouseTicksGroupsAndOptions(t *testing.T) {
+	d, g := chooser(t, entraStore(t), newTenant())
+	// Rows start under the search box, the hint, the header and Select all;
+	// Sales is the third group.
+	d.send(mouseMsg{kind: mouseClick, x: 3, y: chooserTop + 2})
+	if _, ok := g.sess.selected["gid-sales"]; !ok {
+		t.Fatalf("a click on Sales' checkbox did not tick it:\n%s", d.screen())
+	}
+	// The options line is under the rows.
+	d.send(mouseMsg{kind: mouseClick, x: optionsSplit + 4, y: chooserTop + g.results.t.height})
+	if !g.sess.update || g.focus != chooseOptions {
+		t.Fatalf("a click on Update previously imported users: update %v, focus %v", g.sess.update, g.focus)
+	}
+	d.send(mouseMsg{kind: mouseClick, x: 4, y: chooserTop + g.results.t.height})
+	if g.sess.addNew {
+		t.Fatal("a click on Add new users did not untick it")
+	}
+}

@@ -184,8 +184,8 @@ func (s *entraGroupsScreen) Help() helpMap {
 	short := []key.Binding{with(k.Toggle, "tick"), with(k.SelectAll, "all"), with(k.Filter, "search"), with(k.Tab, "options"), with(k.Enter, "next")}
 	full := [][]key.Binding{
 		k.navKeys(),
-		{with(k.Toggle, "tick a group"), with(k.SelectAll, "all/none"), with(k.Filter, "search"), with(k.Tab, "options")},
-		{with(k.Enter, "roles, summary"), with(k.Back, "clear search/back")},
+		{with(k.Toggle, "tick"), with(k.SelectAll, "all/none"), with(k.Filter, "search"), with(k.Tab, "options")},
+		{with(k.Enter, "next"), with(k.Back, "back")},
 	}
 	return helpMap{short: short, full: full}
 }
