@@ -203,6 +203,19 @@ type Options struct {
 	Threshold Threshold
 }
 
+// SyncOptions are the options of a synchronization of groups read from a
+// directory of the given kind, the same for `usersync sync` and the group
+// card's Synchronize: new members are added, changed ones updated; members
+// from Entra ID are also matched with existing users by email, and need
+// one, as the Entra import does. Role assignments are never changed.
+func SyncOptions(kind directory.Kind) Options {
+	o := Options{AddNew: true, UpdateExisting: true}
+	if kind == directory.KindEntra {
+		o.MatchByEmail, o.RequireEmail = true, true
+	}
+	return o
+}
+
 // Threshold is the most a sync may remove or disable in one group without
 // being forced: Percent of the group's members, or Max, whichever is smaller.
 type Threshold struct {

@@ -422,7 +422,7 @@ func syncJob(sh *shared, g store.Group, dir directory.Directory, returnTo screen
 				Actor:   sh.cfg.Actor,
 				Command: "usersync sync " + shellQuote(g.Name) + " --yes",
 				Groups:  []store.GroupInput{gi},
-				Options: store.Options{AddNew: true, UpdateExisting: true},
+				Options: store.SyncOptions(dir.Kind()),
 			}, nil
 		},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,5 +163,28 @@ func TestImportEntra_ErrorsSayWhatToDo(t *testing.T) {
 	}
 	if got := usersByName(t, e); len(got) != 0 {
 		t.Errorf("a failed read changed the store: %v", got)
+	}
+}
+
+func TestSync_EntraGroupMatchesNewMembersByEmail(t *testing.T) {
+	c := startContoso(t)
+	e := newEnv(t)
+	c.configure(e)
+	e.ok("import", "entra", "--tenant", "contoso", "--group", "Finance", "--add-new", "--yes")
+
+	// A marketing person who has an internal account joins Finance.
+	joiner := c.member(t, "Marketing", 0)
+	e.ok("users", "add", "mk-internal", "--email", joiner.Mail)
+	c.srv.Update(func(tn *graphtest.Tenant) {
+		g := tn.GroupByName("Finance")
+		g.Members = append(g.Members, joiner.ID)
+	})
+	run := runOf(t, e.ok("sync", "Finance", "--yes", "--json"))
+	if ent, ok := entryOf(run, entra.Username(joiner.UserPrincipalName)); !ok || ent.Action != "updated" || !strings.Contains(ent.Reason, "mk-internal") {
+		t.Errorf("the joiner's entry = %+v (found %v), want linked to mk-internal by email", ent, ok)
+	}
+	u := usersByName(t, e)["mk-internal"]
+	if u.Kind != "external" || u.Source != "contoso" || !slices.Contains(u.Groups, "Finance") {
+		t.Errorf("mk-internal after the sync: %+v", u)
 	}
 }

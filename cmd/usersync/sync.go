@@ -108,6 +108,8 @@ func (a *app) syncSource(ctx context.Context, st *store.Store, source string, gr
 		return a.failRun(st, in, fmt.Errorf("synchronize from %s: %w", source, err), yes, asJSON)
 	}
 	defer dir.Close()
+	in.Options = store.SyncOptions(dir.Kind())
+	in.Options.Force = force
 	for _, g := range groups {
 		gi, err := st.ReadGroup(ctx, dir, g.ExternalID)
 		if err != nil {
