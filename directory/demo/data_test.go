@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestSampleData_IsTheSameEveryTime(t *testing.T) {
+func TestDemoSampleData_IsTheSameEveryTime(t *testing.T) {
 	t.Parallel()
 	if !reflect.DeepEqual(SampleData(), SampleData()) {
 		t.Fatal("SampleData differs between calls")
@@ -19,7 +19,7 @@ func TestSampleData_IsTheSameEveryTime(t *testing.T) {
 	}
 }
 
-func TestSampleData_Shape(t *testing.T) {
+func TestDemoSampleData_Shape(t *testing.T) {
 	t.Parallel()
 	people, groups := sampleEntries(isPerson), sampleEntries(isGroup)
 	if len(people) < 200 || len(people) > 500 {

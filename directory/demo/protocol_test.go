@@ -45,7 +45,7 @@ func dns(r *goldap.SearchResult) []string {
 	return out
 }
 
-func TestProtocol_Scopes(t *testing.T) {
+func TestDemoProtocol_Scopes(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	c := dial(t, s)
@@ -104,7 +104,7 @@ func errorAs(err error, le **goldap.Error) bool {
 	return ok
 }
 
-func TestProtocol_RequestedAttributes(t *testing.T) {
+func TestDemoProtocol_RequestedAttributes(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	c := dial(t, s)
@@ -159,7 +159,7 @@ func TestProtocol_RequestedAttributes(t *testing.T) {
 	}
 }
 
-func TestProtocol_RootDSEAnnouncesPagingAndStartTLS(t *testing.T) {
+func TestDemoProtocol_RootDSEAnnouncesPagingAndStartTLS(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	c, err := goldap.DialURL(s.URL())
@@ -189,7 +189,7 @@ func TestProtocol_RootDSEAnnouncesPagingAndStartTLS(t *testing.T) {
 	}
 }
 
-func TestProtocol_LimitsAndPaging(t *testing.T) {
+func TestDemoProtocol_LimitsAndPaging(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	c := dial(t, s)
@@ -243,7 +243,7 @@ func entriesOf(r *goldap.SearchResult) int {
 	return len(r.Entries)
 }
 
-func TestProtocol_WritesAreRefused(t *testing.T) {
+func TestDemoProtocol_WritesAreRefused(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	c := dial(t, s)

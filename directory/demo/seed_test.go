@@ -29,7 +29,7 @@ func seededStore(t *testing.T, s *LDAPServer) (*store.Store, directory.Directory
 	return st, d
 }
 
-func TestSeed_AnStarShowsImportedNewAndBlockedRows(t *testing.T) {
+func TestDemoSeed_AnStarShowsImportedNewAndBlockedRows(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	st, d := seededStore(t, s)
@@ -69,7 +69,7 @@ func TestSeed_AnStarShowsImportedNewAndBlockedRows(t *testing.T) {
 	}
 }
 
-func TestSeed_JournalsARealEarlierRun(t *testing.T) {
+func TestDemoSeed_JournalsARealEarlierRun(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	st, _ := seededStore(t, s)
@@ -121,7 +121,7 @@ func TestSeed_JournalsARealEarlierRun(t *testing.T) {
 	}
 }
 
-func TestSeed_RefusesAStoreWithUsers(t *testing.T) {
+func TestDemoSeed_RefusesAStoreWithUsers(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	st, d := seededStore(t, s)

@@ -76,7 +76,6 @@ type LDAPServer struct {
 
 	srv   *gldap.Server
 	front *front
-	done  chan error
 
 	mu    sync.Mutex
 	conns map[int]*connState
@@ -120,7 +119,7 @@ func StartLDAP(opts Options) (*LDAPServer, error) {
 	}
 	s := &LDAPServer{
 		opts: opts, data: data, tree: t, tls: c.serverConfig(), caPEM: c.caPEM,
-		conns: map[int]*connState{}, done: make(chan error, 1),
+		conns: map[int]*connState{},
 	}
 	if err := s.writeCA(); err != nil {
 		return nil, err
@@ -199,7 +198,7 @@ func (s *LDAPServer) listen() error {
 		go func() { done <- srv.Run(backend, runOpts...) }()
 		err = waitReady(srv, done)
 		if err == nil {
-			s.srv, s.done = srv, done
+			s.srv = srv
 			break
 		}
 		_ = srv.Stop()

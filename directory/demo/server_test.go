@@ -17,7 +17,7 @@ import (
 // These tests drive the server with usersync's own LDAP adapter, as the
 // demo does.
 
-func TestSearch_AnStarShowsTheDemoMix(t *testing.T) {
+func TestDemoSearch_AnStarShowsTheDemoMix(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	d := openAdapter(t, adapterConfig(s))
@@ -48,7 +48,7 @@ func TestSearch_AnStarShowsTheDemoMix(t *testing.T) {
 	}
 }
 
-func TestSearch_RawFilters(t *testing.T) {
+func TestDemoSearch_RawFilters(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	d := openAdapter(t, adapterConfig(s))
@@ -70,15 +70,15 @@ func TestSearch_RawFilters(t *testing.T) {
 	platform := "cn=" + GroupPlatform + "," + GroupsDN
 	engineering := "cn=" + GroupEngineering + "," + GroupsDN
 	inGroup := func(dn string) func(Entry) bool {
-		return func(e Entry) bool {
-			for _, g := range sampleEntries(isGroup) {
-				if strings.EqualFold(g.DN, dn) && hasValue(g, "member", e.DN) {
-					return true
-				}
+		var group Entry
+		for _, g := range sampleEntries(isGroup) {
+			if strings.EqualFold(g.DN, dn) {
+				group = g
 			}
-			return false
 		}
+		return func(e Entry) bool { return hasValue(group, "member", e.DN) }
 	}
+	inEngineering, inPlatform := inGroup(engineering), inGroup(platform)
 	tests := []struct {
 		name, filter string
 		want         []string
@@ -99,9 +99,9 @@ func TestSearch_RawFilters(t *testing.T) {
 		{"less or equal", "(employeeNumber<=1003)", []string{"andarm", "anisha", "andbal"}},
 		{"approx is equality", "(cn~=andrew armstrong)", []string{"andarm"}},
 		{"accents", "(sn=Müller)", uids(func(e Entry) bool { return first(e, "sn") == "Müller" })},
-		{"memberOf", "(memberOf=" + platform + ")", uids(inGroup(platform))},
+		{"memberOf", "(memberOf=" + platform + ")", uids(inPlatform)},
 		{"in-chain memberOf", "(memberOf:1.2.840.113556.1.4.1941:=" + engineering + ")",
-			append(groups(func(e Entry) bool { return first(e, "cn") == GroupPlatform }), uids(func(e Entry) bool { return inGroup(engineering)(e) || inGroup(platform)(e) })...)},
+			append(groups(func(e Entry) bool { return first(e, "cn") == GroupPlatform }), uids(func(e Entry) bool { return inEngineering(e) || inPlatform(e) })...)},
 		{"bitwise and", "(employeeNumber:1.2.840.113556.1.4.803:=1025)", uids(func(e Entry) bool {
 			n, _ := strconv.Atoi(first(e, "employeeNumber"))
 			return n&1025 == 1025
@@ -128,7 +128,7 @@ func TestSearch_RawFilters(t *testing.T) {
 	}
 }
 
-func TestSearch_PlainTextCannotChangeTheFilter(t *testing.T) {
+func TestDemoSearch_PlainTextCannotChangeTheFilter(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	d := openAdapter(t, adapterConfig(s))
@@ -143,7 +143,7 @@ func TestSearch_PlainTextCannotChangeTheFilter(t *testing.T) {
 	}
 }
 
-func TestSearch_PagesThroughEveryEntry(t *testing.T) {
+func TestDemoSearch_PagesThroughEveryEntry(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	cfg := adapterConfig(s)
@@ -169,7 +169,7 @@ func TestSearch_PagesThroughEveryEntry(t *testing.T) {
 	}
 }
 
-func TestSearch_SizeLimitMakesTheReadIncomplete(t *testing.T) {
+func TestDemoSearch_SizeLimitMakesTheReadIncomplete(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{SizeLimit: 40})
 	cfg := adapterConfig(s)
@@ -201,7 +201,7 @@ func TestSearch_SizeLimitMakesTheReadIncomplete(t *testing.T) {
 	}
 }
 
-func TestStartTLS_VerifiesWithTheCAFile(t *testing.T) {
+func TestDemoStartTLS_VerifiesWithTheCAFile(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	if !strings.HasPrefix(s.URL(), "ldap://127.0.0.1:") {
@@ -229,7 +229,7 @@ func TestStartTLS_VerifiesWithTheCAFile(t *testing.T) {
 	}
 }
 
-func TestLDAPS_ServesTLSFromTheFirstByte(t *testing.T) {
+func TestDemoLDAPS_ServesTLSFromTheFirstByte(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{LDAPS: true})
 	if !strings.HasPrefix(s.URL(), "ldaps://") || s.StartTLS() {
@@ -241,9 +241,10 @@ func TestLDAPS_ServesTLSFromTheFirstByte(t *testing.T) {
 	}
 }
 
-func TestBind_RefusesWrongPasswordAndPlainText(t *testing.T) {
+func TestDemoBind_RefusesWrongPasswordAndPlainText(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
+	binds := s.Binds()
 	cfg := adapterConfig(s)
 	cfg.Password = "wrong"
 	if _, err := ldap.Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "invalid credentials") {
@@ -259,6 +260,9 @@ func TestBind_RefusesWrongPasswordAndPlainText(t *testing.T) {
 	if _, err := ldap.Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "requires an encrypted connection") {
 		t.Fatalf("bind without TLS: %v, want the server to require encryption", err)
 	}
+	if n := s.Binds() - binds; n != 3 {
+		t.Errorf("the server counted %d binds, want 3", n)
+	}
 	// Anonymous binds are allowed, anonymous searches are not.
 	cfg = adapterConfig(s)
 	cfg.BindDN, cfg.Password = "", ""
@@ -269,7 +273,7 @@ func TestBind_RefusesWrongPasswordAndPlainText(t *testing.T) {
 	}
 }
 
-func TestReadGroup_IsCompleteAndCorrect(t *testing.T) {
+func TestDemoReadGroup_IsCompleteAndCorrect(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	d := openAdapter(t, adapterConfig(s))
@@ -323,7 +327,7 @@ func containsAll(have, want []string) bool {
 	return true
 }
 
-func TestDisabledAccount_IsReportedDisabled(t *testing.T) {
+func TestDemoDisabledAccount_IsReportedDisabled(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	d := openAdapter(t, adapterConfig(s))
@@ -348,7 +352,7 @@ func TestDisabledAccount_IsReportedDisabled(t *testing.T) {
 	}
 }
 
-func TestDropConnections_AdapterReconnects(t *testing.T) {
+func TestDemoDropConnections_AdapterReconnects(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	d := openAdapter(t, adapterConfig(s))
@@ -362,7 +366,7 @@ func TestDropConnections_AdapterReconnects(t *testing.T) {
 	}
 }
 
-func TestClose_EndsConnectedClients(t *testing.T) {
+func TestDemoClose_EndsConnectedClients(t *testing.T) {
 	t.Parallel()
 	s, err := StartLDAP(Options{})
 	if err != nil {
