@@ -47,7 +47,9 @@ named dc01 (OpenLDAP-like, StartTLS, a few hundred sample people and twenty
 groups) and an Entra ID tenant named contoso (its device-code sign-in
 completes by itself after a few seconds), writes a configuration naming them
 into a scratch directory, seeds a scratch store there with roles, internal
-users and one earlier import, and opens the Users app on it.
+users and one earlier import, and opens the Users app on it. It never
+touches your own store or configuration: --store, --config and their
+environment variables are ignored.
 
 Press i and pick dc01, then search for an* to see every kind of row: a group
 and a user to synchronize, users to import, a disabled account, and AAndrei,
