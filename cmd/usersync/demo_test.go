@@ -97,7 +97,7 @@ func lineWith(screen string, parts ...string) bool {
 	return false
 }
 
-func TestDemo_CtrlCStopsAndCleansUp(t *testing.T) {
+func TestDemo_CtrlCStopsAndCleansUpAndLeavesTheUsersStoreAlone(t *testing.T) {
 	e, tmp := demoEnv(t)
 	m := startTerminal(t, e, 80, 24, "demo")
 	m.waitFor("aandrei")
@@ -107,6 +107,10 @@ func TestDemo_CtrlCStopsAndCleansUp(t *testing.T) {
 	}
 	if left := scratchDirs(t, tmp); len(left) != 0 {
 		t.Fatalf("the scratch directory is still there after ctrl+c: %q", left)
+	}
+	// USERSYNC_STORE named the user's own store: the demo left it alone.
+	if _, err := os.Stat(e.store); !os.IsNotExist(err) {
+		t.Fatalf("the demo touched $USERSYNC_STORE %s: %v", e.store, err)
 	}
 }
 
