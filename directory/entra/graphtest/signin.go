@@ -204,12 +204,19 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request) {
 	s.deviceCodes[dc.code] = dc
 	s.mu.Unlock()
 	verify := "https://" + r.Host + "/devicelogin"
+	// Entra asks clients to poll every 5 seconds; a sign-in that approves
+	// itself (the demo) is polled every second, so that it is seen to finish
+	// soon after ApproveAfter.
+	interval := 5
+	if s.opts.ApproveAfter > 0 {
+		interval = 1
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user_code":        dc.userCode,
 		"device_code":      dc.code,
 		"verification_uri": verify,
 		"expires_in":       int(s.opts.DeviceCodeLifetime / time.Second),
-		"interval":         5,
+		"interval":         interval,
 		"message": fmt.Sprintf("To sign in, use a web browser to open the page %s and enter the code %s to authenticate.",
 			verify, dc.userCode),
 	})
