@@ -29,6 +29,12 @@ func (r *resultRow) action() string {
 	if !r.checked {
 		return "Could not check against the store"
 	}
+	switch {
+	case r.s.State == store.StateNew && r.e.Disabled:
+		return "Select to import (disabled in directory)"
+	case r.s.State == store.StateImported && r.e.Disabled:
+		return "Select to synchronize (disabled in directory)"
+	}
 	switch r.s.State {
 	case store.StateNew:
 		return "Select to import"
