@@ -200,7 +200,7 @@ var reportSections = []struct {
 	reason bool
 }{
 	{store.ActionCreated, "Created", false},
-	{store.ActionUpdated, "Updated", false},
+	{store.ActionUpdated, "Updated", true},
 	{store.ActionUnchanged, "Unchanged", false},
 	{store.ActionSkipped, "Skipped", true},
 	{store.ActionFailed, "Failed", true},
