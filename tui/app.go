@@ -79,6 +79,17 @@ func Run(ctx context.Context, cfg Config, start Start, opts ...tea.ProgramOption
 	return err
 }
 
+// Program returns a program running the app, for hosts that drive the
+// program themselves (an SSH server sends it window sizes and quits it when
+// the client goes away), and a function to call once it has stopped: it
+// cancels what the app's screens still run, so that an import cut off by a
+// disconnect stops between batches and is journaled as interrupted.
+func Program(ctx context.Context, cfg Config, start Start, opts ...tea.ProgramOption) (*tea.Program, func()) {
+	m := newModel(cfg, start)
+	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, opts...)...)
+	return p, m.closeAll
+}
+
 // New returns the root model, for hosts that run their own tea.Program
 // (an SSH server) and for tests.
 func New(cfg Config, start Start) tea.Model { return newModel(cfg, start) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/directory/entra"
+	"github.com/usersync/usersync/store"
 	"github.com/usersync/usersync/tui"
 )
 
@@ -26,7 +27,13 @@ func (a *app) runTUI(cmd *cobra.Command, start tui.Start) error {
 	if err != nil {
 		return err
 	}
-	return tui.Run(cmd.Context(), tui.Config{
+	return tui.Run(cmd.Context(), a.tuiConfig(st, cfg), start)
+}
+
+// tuiConfig is the app's configuration for the TUI: the store, the
+// configured directories and how to open them, the OS user as the actor.
+func (a *app) tuiConfig(st *store.Store, cfg *Config) tui.Config {
+	return tui.Config{
 		Store:   st,
 		Sources: cfg.sources(),
 		Open: func(ctx context.Context, name, password string) (directory.Directory, error) {
@@ -34,7 +41,7 @@ func (a *app) runTUI(cmd *cobra.Command, start tui.Start) error {
 		},
 		OpenEntra: a.openEntraForTUI,
 		Actor:     actor(),
-	}, start)
+	}
 }
 
 // openEntraForTUI signs in to a tenant for the wizard: the device code and
