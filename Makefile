@@ -1,6 +1,6 @@
 # usersync — build, test and benchmark.
 #
-#   make test    go vet + go test -race ./... (installs slapd and tmux first
+#   make test    go vet + go test -race ./... + the demo.tape checks (installs slapd and tmux first
 #                when they are missing and we are root on Debian)
 #   make bench   the benchmarks that hold our speed targets
 #   make build   the usersync binary in ./bin
@@ -13,7 +13,7 @@ export CGO_ENABLED := 1
 TEST_PACKAGES := slapd ldap-utils tmux openssl
 TEST_COMMANDS := /usr/sbin/slapd /usr/sbin/slapadd /usr/bin/tmux
 
-.PHONY: all build test deps vet bench fmt clean
+.PHONY: all build test deps vet bench fmt clean tape
 
 all: build
 
@@ -36,6 +36,13 @@ vet:
 
 test: deps vet
 	$(GO) test -race -timeout 30m ./...
+	$(MAKE) tape
+
+# demo.tape is checked twice: VHS (pinned in tools/go.mod) validates it, and
+# tools/tape replays it against the built binary in tmux.
+tape:
+	$(GO) tool -modfile=tools/go.mod vhs validate demo.tape
+	cd tools && $(GO) vet ./... && $(GO) test -timeout 10m ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./store/ ./tui/... ./directory/... ./cmd/...
