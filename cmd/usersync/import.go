@@ -83,6 +83,31 @@ func (a *app) importLDAP(ctx context.Context, o importLDAPOptions, command strin
 	}
 	defer dir.Close()
 
+	in := store.Input{
+		Source:  dir.Name(),
+		Actor:   actor(),
+		Command: command,
+		Options: store.Options{
+			Enable: o.enable, Roles: roles, CopyRolesFrom: o.copyFrom,
+			AddNew: true, UpdateExisting: true,
+		},
+	}
+	if o.yes && selectsAll(o.sel) {
+		// Applying everything found: users are written while the search
+		// still streams (the store's writes overlap the directory's read);
+		// groups are read whole once it ends. One run all the same.
+		run, err := st.ApplyStream(ctx, in,
+			func(yield func(directory.Entry) error) error { return dir.Search(ctx, o.query, yield) },
+			func(ctx context.Context, g directory.Entry) (store.GroupInput, error) {
+				return st.ReadGroup(ctx, dir, g.ExternalID)
+			},
+			a.progressPrinter())
+		if run == nil {
+			return fmt.Errorf("search %s for %q: %w", dir.Name(), o.query, err)
+		}
+		return a.reportRun(run, err, o.asJSON)
+	}
+
 	var found []directory.Entry
 	err = dir.Search(ctx, o.query, func(e directory.Entry) error {
 		found = append(found, e)
@@ -94,15 +119,6 @@ func (a *app) importLDAP(ctx context.Context, o importLDAPOptions, command strin
 	selected, err := selectEntries(found, o.sel)
 	if err != nil {
 		return err
-	}
-	in := store.Input{
-		Source:  dir.Name(),
-		Actor:   actor(),
-		Command: command,
-		Options: store.Options{
-			Enable: o.enable, Roles: roles, CopyRolesFrom: o.copyFrom,
-			AddNew: true, UpdateExisting: true,
-		},
 	}
 	for _, e := range selected {
 		if e.Type == directory.TypeUser {
@@ -118,11 +134,16 @@ func (a *app) importLDAP(ctx context.Context, o importLDAPOptions, command strin
 	return a.planOrApply(ctx, st, in, o.yes, o.asJSON)
 }
 
+// selectsAll reports whether --select takes every result.
+func selectsAll(sel string) bool {
+	return strings.TrimSpace(sel) == "" || strings.EqualFold(strings.TrimSpace(sel), "all")
+}
+
 // selectEntries picks the search results --select names: "all" takes every
 // result (the rules skip the blocked ones and say why); names are matched
 // ignoring case.
 func selectEntries(found []directory.Entry, sel string) ([]directory.Entry, error) {
-	if strings.TrimSpace(sel) == "" || strings.EqualFold(strings.TrimSpace(sel), "all") {
+	if selectsAll(sel) {
 		// Blocked rows go to the store too: its rules skip them, and the run
 		// says why each was skipped.
 		return found, nil
@@ -168,16 +189,22 @@ func (a *app) planOrApply(ctx context.Context, st *store.Store, in store.Input, 
 		}
 		return err
 	}
+	return a.reportRun(run, err, asJSON)
+}
+
+// reportRun prints a run (planned or applied) and turns its outcome, and
+// the error that came with it, into the exit code.
+func (a *app) reportRun(run *store.Run, err error, asJSON bool) error {
 	if perr := a.printRunResult(run, asJSON); perr != nil {
 		return perr
 	}
 	switch {
-	case err != nil:
-		return err
 	case run.Status == store.RunInterrupted:
 		return fmt.Errorf("run %d interrupted: the batches already written stay; run the same command again to finish", run.ID)
 	case run.Status == store.RunFailed:
 		return fmt.Errorf("run %d failed: %s", run.ID, run.Error)
+	case err != nil:
+		return err
 	case run.Counts.Failed > 0:
 		return errEntryErrors
 	}
