@@ -71,6 +71,7 @@ func appendEntries(tx *bolt.Tx, id uint64, entries []RunEntry) error {
 	if b == nil {
 		return fmt.Errorf("%w: run %d has no entries bucket", ErrCorrupt, id)
 	}
+	b.FillPercent = appendFill // entries are appended in sequence
 	for i := range entries {
 		seq, err := b.NextSequence()
 		if err != nil {

@@ -88,8 +88,14 @@ func newTxKV(tx *bolt.Tx) (*txKV, error) {
 		}
 		t.bs[i] = b
 	}
+	// Users get increasing ids: new ones are appended, so their pages can
+	// be filled (bbolt's default of half-full pages suits random keys).
+	t.bs[bUsers].FillPercent = appendFill
 	return t, nil
 }
+
+// appendFill is the fill of the pages of buckets whose keys only grow.
+const appendFill = 0.95
 
 func (t *txKV) get(b bucketID, k []byte) []byte { return t.bs[b].Get(k) }
 
