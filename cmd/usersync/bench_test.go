@@ -6,7 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,17 +74,50 @@ page_size = 1000
 		var stderr bytes.Buffer
 		imp.Stderr = &stderr
 		start = time.Now()
-		if err := imp.Run(); err != nil {
-			b.Fatalf("import: %v\n%s", err, stderr.Bytes())
+		if err := imp.Start(); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- imp.Wait() }()
+		// The peak RSS is read from /proc (VmHWM, the high-water mark of
+		// the process's own memory since exec) while it runs: the kernel's
+		// ru_maxrss would also count this process's memory at the fork.
+		var hwm int64
+	wait:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Fatalf("import: %v\n%s", err, stderr.Bytes())
+				}
+				break wait
+			case <-time.After(10 * time.Millisecond):
+				hwm = max(hwm, vmHWM(imp.Process.Pid))
+			}
 		}
 		importTime += time.Since(start)
-		if ru, ok := imp.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			peakRSS = max(peakRSS, ru.Maxrss)
-		}
+		peakRSS = max(peakRSS, hwm)
 	}
 	b.ReportMetric(importTime.Seconds()/float64(b.N), "import-s")
 	b.ReportMetric(dumpTime.Seconds()/float64(b.N), "ldapsearch-s")
 	b.ReportMetric(float64(importTime)/float64(dumpTime), "ratio")
 	b.ReportMetric(float64(peakRSS)/1024, "peak-RSS-MiB")
 	b.ReportMetric(float64(users)*float64(b.N)/importTime.Seconds(), "users/s")
+}
+
+// vmHWM is the peak resident set of a running process in KiB (0 once it
+// has exited).
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb
+		}
+	}
+	return 0
 }
