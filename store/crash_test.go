@@ -12,9 +12,9 @@ import (
 	"testing"
 )
 
-// crashUsers is the size of the import the crash test interrupts: 25
+// crashUsers is the size of the import the crash test interrupts: 10
 // batches of DefaultBatchSize.
-const crashUsers = 25 * DefaultBatchSize
+const crashUsers = 10 * DefaultBatchSize
 
 // TestHelperProcessApplyLarge is not a test: TestApply_KillDashNineMidway
 // runs it in a child process, which applies a large import and reports each
