@@ -1,189 +1,222 @@
-// Package tape checks the repository's demo.tape against the real binary:
-// the tape is parsed with VHS's own parser and replayed in a tmux pane, so a
-// screen it waits for that never comes fails the test. VHS itself cannot
-// record here (it needs ttyd and a browser); this keeps the tape from rotting.
 package tape
 
 import (
-	"fmt"
+	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/vhs/lexer"
 	"github.com/charmbracelet/vhs/parser"
 	"github.com/charmbracelet/vhs/token"
 )
 
-// The pane the tape is replayed in: the tape's Width, Height, FontSize and
-// Padding are chosen to give about this many cells.
-const cols, rows = 80, 24
+// showScreens logs every command of the demo's replay and the screen each
+// Wait matched: go test ./tape -run DemoTape_Replays -v -args -screens
+var showScreens = flag.Bool("screens", false, "log the replay's commands and the screens its Waits matched")
 
-// sleepScale shortens the tape's Sleeps: they pace a recording, not the app.
+// demoTape is the repository's tape, relative to this package.
+var demoTape = filepath.Join("..", "..", "demo.tape")
+
+// sleepScale shortens the tape's Sleeps and typing: they pace a recording,
+// not the program.
 const sleepScale = 10
 
-// keys maps VHS key commands to tmux key names.
-var keys = map[parser.CommandType]string{
-	token.ENTER: "Enter", token.ESCAPE: "Escape", token.SPACE: "Space", token.TAB: "Tab",
-	token.BACKSPACE: "BSpace", token.DELETE: "DC", token.INSERT: "IC",
-	token.UP: "Up", token.DOWN: "Down", token.LEFT: "Left", token.RIGHT: "Right",
-	token.PAGE_UP: "PPage", token.PAGE_DOWN: "NPage",
-}
-
-func parseTape(t *testing.T, path string) []parser.Command {
+func parseFile(t *testing.T, path string) []parser.Command {
 	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := parser.New(lexer.New(string(src)))
-	cmds := p.Parse()
-	for _, e := range p.Errors() {
-		t.Errorf("%s:%d: %s", path, e.Token.Line, e.Msg)
-	}
-	if t.Failed() {
-		t.FailNow()
+	cmds, err := Parse(string(src))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return cmds
 }
 
-func TestDemoTapeParses(t *testing.T) {
-	cmds := parseTape(t, filepath.Join("..", "..", "demo.tape"))
-	waits := 0
-	for _, c := range cmds {
-		if c.Type == token.WAIT {
-			waits++
-		}
-	}
-	if waits < 10 {
-		t.Errorf("demo.tape waits for %d screens: every screen change should have a Wait+Screen", waits)
-	}
-}
-
-// pane is a tmux session on its own server socket.
-type pane struct {
-	t      *testing.T
-	socket string
-}
-
-func (p *pane) tmux(args ...string) string {
-	p.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", p.socket}, args...)...).CombinedOutput()
-	if err != nil {
-		p.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func (p *pane) screen() string { return p.tmux("capture-pane", "-t", "tape", "-p") }
-
-func TestDemoTapeReplays(t *testing.T) {
+// requireTmux skips a test without tmux, except in CI, where make test
+// installs it and its absence is a failure.
+func requireTmux(t *testing.T) {
+	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("tmux is not installed: make test installs it (Debian package tmux)")
 		}
-		t.Skip("tmux is not installed")
+		t.Skip("tmux is not installed (Debian package tmux)")
 	}
-	cmds := parseTape(t, filepath.Join("..", "..", "demo.tape"))
+}
+
+func TestDemoTape_FixesHowTheRecordingLooks(t *testing.T) {
+	cmds := parseFile(t, demoTape)
+	set := map[string]bool{}
+	waits := 0
+	for _, c := range cmds {
+		switch c.Type {
+		case token.SET:
+			set[c.Options] = true
+		case token.WAIT:
+			waits++
+			if !strings.HasPrefix(c.Args, "Screen ") {
+				t.Errorf("Wait %s: the demo waits for screens (Wait+Screen /regex/)", c.Args)
+			}
+		}
+	}
+	for _, name := range []string{"Shell", "Width", "Height", "FontSize", "FontFamily", "LineHeight", "Theme", "Padding", "TypingSpeed"} {
+		if !set[name] {
+			t.Errorf("demo.tape does not Set %s: every recording should look the same", name)
+		}
+	}
+	if waits < 30 {
+		t.Errorf("demo.tape waits for %d screens: every screen change should have a Wait+Screen", waits)
+	}
+}
+
+// The demo is recorded in the terminal the product promises to fit.
+func TestDemoTape_RecordsAn80x24Terminal(t *testing.T) {
+	s, err := SettingsOf(parseFile(t, demoTape))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, rows, err := s.Terminal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cols != 80 || rows != 24 {
+		t.Errorf("demo.tape's Width %d, Height %d, Padding %d, FontSize %d, LineHeight %g give a %dx%d terminal, want 80x24",
+			s.Width, s.Height, s.Padding, s.FontSize, s.LineHeight, cols, rows)
+	}
+}
+
+func TestDemoTape_Replays(t *testing.T) {
+	requireTmux(t)
+	cmds := parseFile(t, demoTape)
+	s, err := SettingsOf(cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, rows, err := s.Terminal()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The binary, built from the repository as a user would.
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "usersync"), "./cmd/usersync")
 	build.Dir = filepath.Join("..", "..")
-	build.Env = append(os.Environ(), "GOFLAGS=")
+	build.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
+	start := time.Now()
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build usersync: %v\n%s", err, out)
 	}
+	t.Logf("built usersync in %s", time.Since(start).Round(time.Millisecond))
 
 	home := t.TempDir()
-	p := &pane{t: t, socket: fmt.Sprintf("usersync-tape-%d", os.Getpid())}
-	env := []string{
-		"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + home, "TERM=xterm-256color",
+	path := bin + ":" + os.Getenv("PATH")
+	env := append([]string{
+		"PATH=" + path, "HOME=" + home, "TERM=xterm-256color", "LANG=C.UTF-8",
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
-		"PS1=$ ",
+	}, Env(cmds)...)
+	pane, err := StartPane(s.Shell, cols, rows, env)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var quoted []string
-	for _, e := range env {
-		quoted = append(quoted, "'"+strings.ReplaceAll(e, "'", `'\''`)+"'")
-	}
-	p.tmux("-f", "/dev/null", "new-session", "-d", "-s", "tape", "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows),
-		"env -i "+strings.Join(quoted, " ")+" bash --norc --noprofile")
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", p.socket, "kill-server").Run() })
+	t.Cleanup(pane.Close)
 
-	waitTimeout := 15 * time.Second
-	for i, c := range cmds {
-		where := fmt.Sprintf("command %d (%s %s %s)", i+1, c.Type, c.Options, c.Args)
-		switch {
-		case c.Type == token.SET:
-			if c.Options == "WaitTimeout" {
-				d, err := time.ParseDuration(c.Args)
-				if err != nil {
-					t.Fatalf("%s: %v", where, err)
-				}
-				waitTimeout = d
-			}
-		case c.Type == token.OUTPUT, c.Type == token.HIDE, c.Type == token.SHOW:
-		case c.Type == token.REQUIRE:
-			if _, err := os.Stat(filepath.Join(bin, c.Args)); err != nil && c.Args != "usersync" {
-				if _, err := exec.LookPath(c.Args); err != nil {
-					t.Fatalf("%s: %s is not installed", where, c.Args)
-				}
-			}
-		case c.Type == token.TYPE:
-			p.tmux("send-keys", "-t", "tape", "-l", c.Args)
-		case keys[c.Type] != "":
-			n, err := strconv.Atoi(c.Args)
-			if err != nil || n < 1 {
-				n = 1
-			}
-			for range n {
-				p.tmux("send-keys", "-t", "tape", keys[c.Type])
-				time.Sleep(20 * time.Millisecond)
-			}
-		case c.Type == token.CTRL:
-			p.tmux("send-keys", "-t", "tape", "C-"+strings.ToLower(strings.ReplaceAll(c.Args, " ", "")))
-		case c.Type == token.SLEEP:
-			d, err := time.ParseDuration(c.Args)
-			if err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-			time.Sleep(d / sleepScale)
-		case c.Type == token.WAIT:
-			kind, pattern, _ := strings.Cut(c.Args, " ")
-			re, err := regexp.Compile(pattern)
-			if err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-			timeout := waitTimeout
-			if c.Options != "" {
-				if d, err := time.ParseDuration(c.Options); err == nil {
-					timeout = d
-				}
-			}
-			deadline := time.Now().Add(timeout)
-			for {
-				s := p.screen()
-				if kind == "Line" {
-					lines := strings.Split(strings.TrimRight(s, "\n "), "\n")
-					s = lines[len(lines)-1]
-				}
-				if re.MatchString(s) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("demo.tape %s: the screen did not match /%s/ within %s:\n%s", where, pattern, timeout, p.screen())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		default:
-			t.Fatalf("%s: the replay does not know this command", where)
-		}
-		// VHS types and presses keys at a human pace; so do we, a little.
-		time.Sleep(30 * time.Millisecond)
+	r := &Replay{Pane: pane, SleepScale: sleepScale}
+	if *showScreens {
+		r.Log = logWriter{t}
 	}
+	start = time.Now()
+	if err := r.Run(cmds, path); err != nil {
+		t.Fatalf("demo.tape in a %dx%d pane: %v", cols, rows, err)
+	}
+	t.Logf("replayed demo.tape (%d commands) in a %dx%d pane in %s", len(cmds), cols, rows, time.Since(start).Round(time.Millisecond))
+}
+
+// A Wait that never matches fails the replay, naming the command and
+// showing the screen; the Waits before it pass.
+func TestReplay_FailsWhenAWaitNeverMatches(t *testing.T) {
+	t.Parallel()
+	requireTmux(t)
+	cmds, err := Parse(`Set WaitTimeout 700ms
+Type "echo hello"
+Enter
+Wait+Screen /(?m)^hello$/
+Wait+Screen /goodbye/
+Type "echo never"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pane, err := StartPane("bash", 40, 10, []string{"PATH=" + os.Getenv("PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pane.Close)
+	start := time.Now()
+	err = (&Replay{Pane: pane, SleepScale: sleepScale}).Run(cmds, os.Getenv("PATH"))
+	var we *WaitError
+	if !errors.As(err, &we) {
+		t.Fatalf("replay: %v, want a WaitError", err)
+	}
+	if we.Line != 5 || !strings.Contains(we.Command, "goodbye") || we.Timeout != 700*time.Millisecond {
+		t.Errorf("WaitError for command %d %q after %s, want command 5 (/goodbye/) after 700ms", we.Line, we.Command, we.Timeout)
+	}
+	if !strings.Contains(we.Screen, "hello") || strings.Contains(we.Screen, "never") {
+		t.Errorf("the error shows the screen when the Wait gave up; got:\n%s", we.Screen)
+	}
+	if d := time.Since(start); d < 700*time.Millisecond {
+		t.Errorf("the Wait gave up after %s, before its timeout", d)
+	}
+}
+
+// The keys a tape presses reach the program as a terminal sends them.
+func TestReplay_SendsKeysAsTheTapeSays(t *testing.T) {
+	t.Parallel()
+	requireTmux(t)
+	cmds, err := Parse(`Set WaitTimeout 5s
+Type "cat -vT"
+Enter
+Sleep 1s
+Type "x y"
+Down 2
+Tab
+Ctrl+A
+Alt+b
+Enter
+Wait+Screen /(?m)^x y\^\[\[B\^\[\[B\^I\^A\^\[b$/
+Ctrl+C
+Wait
+Require cat
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pane, err := StartPane("bash", 60, 10, []string{"PATH=" + os.Getenv("PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pane.Close)
+	if err := (&Replay{Pane: pane, SleepScale: sleepScale}).Run(cmds, os.Getenv("PATH")); err != nil {
+		t.Fatal(err)
+	}
+	// Require fails for a program that is not there.
+	cmds, err = Parse("Require no-such-program-here\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Replay{Pane: pane}).Run(cmds, os.Getenv("PATH")); err == nil || !strings.Contains(err.Error(), "no-such-program-here") {
+		t.Errorf("Require of a missing program: %v, want an error naming it", err)
+	}
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
