@@ -11,6 +11,7 @@ need=()
 for c in tmux aha chromium; do command -v "$c" >/dev/null || need+=("$c"); done
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" fonts-dejavu-core >/dev/null
   else
     echo "missing: ${need[*]} (Debian packages)" >&2; exit 1
