@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +168,7 @@ func StartPane(shell string, cols, rows int, env []string) (*Pane, error) {
 		return nil, fmt.Errorf("Set Shell %q: the replay knows bash and sh", shell)
 	}
 	quoted := []string{"env", "-i"}
-	for _, e := range append(env, "PS1=> ") {
+	for _, e := range append(slices.Clip(env), "PS1=> ") {
 		quoted = append(quoted, "'"+strings.ReplaceAll(e, "'", `'\''`)+"'")
 	}
 	p := &Pane{socket: fmt.Sprintf("tape-%d-%d", os.Getpid(), time.Now().UnixNano())}
