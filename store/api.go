@@ -25,9 +25,6 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrInvalid: a name or value that the store does not accept.
 	ErrInvalid = errors.New("invalid")
-	// ErrThreshold: a sync would remove or disable more than the threshold
-	// allows and was not forced.
-	ErrThreshold = errors.New("removal threshold exceeded")
 )
 
 // Kind tells internal records (made in the application) from external ones
@@ -80,6 +77,21 @@ type Group struct {
 	Roles      []Assignment `json:"roles"`
 	Created    time.Time    `json:"created"`
 	Synced     time.Time    `json:"synced,omitzero"`
+	// Import is how the group was imported (nil for internal groups and
+	// groups imported before usersync remembered it): its syncs add new
+	// members under the same choices.
+	Import *GroupImport `json:"import,omitempty"`
+}
+
+// GroupImport is what a group remembers of the import that brought it in.
+type GroupImport struct {
+	// Enable: new members are enabled (else created disabled, pending
+	// review).
+	Enable bool `json:"enable"`
+	// MatchByEmail and RequireEmail are the directory's matching rules
+	// (Entra ID: link existing users by email; users need one).
+	MatchByEmail bool `json:"match_by_email,omitempty"`
+	RequireEmail bool `json:"require_email,omitempty"`
 }
 
 // Role is a named permission set.
@@ -118,6 +130,10 @@ const (
 	NotBlocked      Block = ""
 	BlockedInternal Block = "internal"     // a username that exists as an internal user
 	BlockedSource   Block = "other-source" // taken by another source's user
+	// BlockedThreshold marks a group whose sync would remove or disable
+	// more members than the threshold allows: journaled as failed, nothing
+	// removed; Options.Force lifts it.
+	BlockedThreshold Block = "threshold"
 )
 
 // ReasonInternal is the reason text of an entry blocked by an internal user
@@ -129,9 +145,12 @@ type RunStatus string
 
 // The states of a run.
 const (
-	RunPlanned     RunStatus = "planned"
-	RunRunning     RunStatus = "running"
-	RunCompleted   RunStatus = "completed"
+	RunPlanned   RunStatus = "planned"
+	RunRunning   RunStatus = "running"
+	RunCompleted RunStatus = "completed"
+	// RunIncomplete: the run applied what it could prove, but a directory
+	// read did not finish, so nothing was removed or disabled.
+	RunIncomplete  RunStatus = "incomplete"
 	RunFailed      RunStatus = "failed"
 	RunInterrupted RunStatus = "interrupted"
 )
@@ -159,19 +178,35 @@ type RunEntry struct {
 	Group string `json:"group,omitempty"`
 }
 
-// Run is one import or synchronization, as journaled.
+// Mode is how a run read its directory.
+type Mode string
+
+// The modes of a run.
+const (
+	ModeFull        Mode = "full"        // every entry read
+	ModeIncremental Mode = "incremental" // only what changed, from a change feed
+)
+
+// Run is one import or synchronization, as journaled. Its JSON (run.go,
+// MarshalJSON) is the CLI contract's run object, the same for `runs show
+// --json`, the JSON Lines of imports and syncs, and the report saved from
+// the TUI.
 type Run struct {
-	ID       uint64    `json:"id"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished,omitzero"`
-	Actor    string    `json:"actor"`
-	Source   string    `json:"source"`
-	Command  string    `json:"command"`
-	Status   RunStatus `json:"status"`
+	ID       uint64
+	Started  time.Time
+	Finished time.Time // zero while running
+	Actor    string
+	Source   string
+	Command  string
+	Status   RunStatus
+	Mode     Mode
 	// Error says why a failed run failed, or why a read was incomplete.
-	Error   string     `json:"error,omitempty"`
-	Counts  Counts     `json:"counts"`
-	Entries []RunEntry `json:"entries"`
+	Error   string
+	Counts  Counts
+	Entries []RunEntry
+	// ReadIncomplete is set when a directory read of the run did not
+	// finish (also on a plan, whose status stays planned).
+	ReadIncomplete bool
 }
 
 // Options are the choices of an import, as the wizard and the CLI offer them.
@@ -198,6 +233,10 @@ type Options struct {
 	RequireEmail bool
 	// Force applies removals and disables beyond the threshold.
 	Force bool
+	// Sync marks a synchronization of groups imported before: the new
+	// members of each group are enabled or not as the group's own import
+	// chose (Group.Import), and the groups keep those remembered choices.
+	Sync bool
 	// Threshold limits removals and disables per group; the zero value
 	// means the default (10% of the group or 500, whichever is smaller).
 	Threshold Threshold
@@ -209,7 +248,7 @@ type Options struct {
 // from Entra ID are also matched with existing users by email, and need
 // one, as the Entra import does. Role assignments are never changed.
 func SyncOptions(kind directory.Kind) Options {
-	o := Options{AddNew: true, UpdateExisting: true}
+	o := Options{AddNew: true, UpdateExisting: true, Sync: true}
 	if kind == directory.KindEntra {
 		o.MatchByEmail, o.RequireEmail = true, true
 	}
@@ -241,6 +280,8 @@ type Input struct {
 	Source  string
 	Actor   string
 	Command string
+	// Mode is how the entries were read (ModeFull when empty).
+	Mode Mode
 	// Users are users selected for import.
 	Users []directory.Entry
 	// Groups are groups selected for import or synchronization, with their
@@ -249,7 +290,15 @@ type Input struct {
 	Options Options
 }
 
-// Progress reports how an apply is going, after each batch.
+func (in *Input) mode() Mode {
+	if in.Mode == "" {
+		return ModeFull
+	}
+	return in.Mode
+}
+
+// Progress reports how an apply is going, after each batch: Done of the
+// Total entries (users and groups) known so far have been written.
 type Progress struct {
 	Done, Total int
 	Counts      Counts

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,8 +13,8 @@ import (
 	"github.com/usersync/usersync/directory"
 )
 
-// An import or sync is a list of steps, run in order, each step one unit
-// of a batch:
+// One run engine. An import or sync is a list of steps, run in order, each
+// step one unit of a batch:
 //
 //  1. one step per group: the group record itself (so that members can
 //     join it as they are written);
@@ -26,48 +25,71 @@ import (
 //  3. one step per group: departed members removed, deleted users
 //     disabled, within the removal threshold, and only on a complete read.
 //
-// Plan runs the same steps over an in-memory overlay of one read
-// transaction; Apply runs them in write transactions of BatchSize steps.
+// The steps are fed either all at once (Plan, Apply: a list) or as a
+// directory search streams them (ApplyStream: users batch by batch, the
+// groups found once the search has ended). A member already written
+// earlier in a streamed run only joins its groups. Plan runs the steps over
+// an in-memory overlay of one read transaction; Apply and ApplyStream run
+// them through one writer (runWriter), in write transactions of BatchSize
+// steps, with one threshold policy: a group whose sync would remove or
+// disable more than the threshold is journaled as failed and nothing is
+// removed from it or disabled, while the rest of the run goes ahead
+// (Options.Force lifts the limit).
 
 type stepKind uint8
 
 const (
 	stepGroup stepKind = iota
 	stepUser
+	stepJoin // a user written earlier in the run joins groups read later
 	stepGroupMembers
 )
 
 type step struct {
 	kind  stepKind
-	entry *directory.Entry
+	entry directory.Entry
 	// for users: selected itself, and the input's groups listing it.
 	selected bool
 	groups   []int
 	group    int // for group steps: index into runner.groups
 }
 
+// counted reports whether a step is one of the run's entries for progress
+// (a group or a user; joins and member syncs are not).
+func (st *step) counted() bool { return st.kind == stepGroup || st.kind == stepUser }
+
 // groupState is one input group during a run.
 type groupState struct {
 	in         GroupInput
-	entry      *directory.Entry
+	entry      directory.Entry
 	listed     map[string]bool // external IDs of the read's members
 	incomplete string          // "read incomplete: …" when the read is partial
 	// set by the group step:
 	id          uint64 // the store group, 0 when its membership is not synced
 	syncRemoved bool   // departures may be removed and deleted users disabled
 	why         string // why not, for the skipped entries
+	enableNew   bool   // new members are enabled (the group's remembered choice, on a sync)
 }
 
-// runner runs the steps of one input.
+// runner lays out and runs the steps of one run.
 type runner struct {
 	rules
-	in     *Input
-	steps  []step
-	groups []*groupState
-	dry    bool // a plan: exceeding the threshold is reported, not refused
+	meta *Input // source, actor, command, options
+	// pending are the steps not run yet; base is the number run before them.
+	pending []step
+	base    int
+	groups  []*groupState
+	// byExt maps a user's external ID to the number of its step: below base,
+	// the step has run.
+	byExt     map[string]int
+	seenGroup map[string]bool
+	// notes say why the run removed nothing from some group: incomplete
+	// reads and exceeded thresholds, for the run's Error.
+	notes      []string
+	incomplete bool
 }
 
-// newRunner checks the input and lays out its steps; it reads nothing.
+// newRunner checks the input's source; it reads nothing and lays out no step.
 func newRunner(in *Input, now time.Time) (*runner, error) {
 	if in.Source == "" {
 		return nil, fmt.Errorf("%w: an import needs the name of its source", ErrInvalid)
@@ -75,59 +97,101 @@ func newRunner(in *Input, now time.Time) (*runner, error) {
 	if err := checkValue("source name", in.Source); err != nil {
 		return nil, err
 	}
-	r := &runner{rules: rules{source: in.Source, opts: in.Options, now: now.UnixNano()}, in: in}
-	seenGroup := map[string]bool{}
-	for i := range in.Groups {
-		gi := in.Groups[i]
+	return &runner{
+		rules:     rules{source: in.Source, opts: in.Options, now: now.UnixNano()},
+		meta:      in,
+		byExt:     map[string]int{},
+		seenGroup: map[string]bool{},
+	}, nil
+}
+
+// layout appends the steps of users (selected) and groups (with their
+// members). Called once with everything (a list), or batch by batch as a
+// search streams (users first, groups last).
+func (r *runner) layout(users []directory.Entry, groups []GroupInput) error {
+	first := len(r.groups)
+	for i := range groups {
+		gi := groups[i]
 		if gi.Read == nil {
-			return nil, fmt.Errorf("%w: group %d of the input has no read", ErrInvalid, i+1)
+			return fmt.Errorf("%w: group %d of the input has no read", ErrInvalid, i+1)
 		}
-		e := &gi.Read.Group
-		if e.ExternalID != "" && seenGroup[e.ExternalID] {
+		e := gi.Read.Group
+		if e.ExternalID != "" && r.seenGroup[e.ExternalID] {
 			continue
 		}
-		seenGroup[e.ExternalID] = true
+		r.seenGroup[e.ExternalID] = true
 		g := &groupState{in: gi, entry: e, listed: make(map[string]bool, len(gi.Read.Members))}
 		if !gi.Read.Complete() {
 			g.incomplete = gi.Read.Incomplete
 			if !strings.HasPrefix(g.incomplete, "read incomplete") {
 				g.incomplete = "read incomplete: " + g.incomplete
 			}
+			r.incomplete = true
+			r.notes = append(r.notes, fmt.Sprintf("group %q: %s; nothing was removed or disabled", e.Name, g.incomplete))
 		}
 		for _, m := range gi.Read.Members {
 			g.listed[m.ExternalID] = true
 		}
 		r.groups = append(r.groups, g)
-		r.steps = append(r.steps, step{kind: stepGroup, entry: e, group: len(r.groups) - 1})
+		r.add(step{kind: stepGroup, entry: e, group: len(r.groups) - 1})
 	}
-	byExt := map[string]int{} // external ID → index in steps
-	for i := range in.Users {
-		e := &in.Users[i]
-		if j, ok := byExt[e.ExternalID]; ok && e.ExternalID != "" {
-			r.steps[j].selected = true
+	for i := range users {
+		e := users[i]
+		if j, ok := r.byExt[e.ExternalID]; ok && e.ExternalID != "" {
+			if j >= r.base {
+				r.pending[j-r.base].selected = true
+			}
 			continue
 		}
-		byExt[e.ExternalID] = len(r.steps)
-		r.steps = append(r.steps, step{kind: stepUser, entry: e, selected: true})
+		r.byExt[e.ExternalID] = r.base + len(r.pending)
+		r.add(step{kind: stepUser, entry: e, selected: true})
 	}
-	for gi, g := range r.groups {
-		members := g.in.Read.Members
+	for gi := first; gi < len(r.groups); gi++ {
+		members := r.groups[gi].in.Read.Members
 		for i := range members {
-			e := &members[i]
-			if j, ok := byExt[e.ExternalID]; ok && e.ExternalID != "" {
-				if !slices.Contains(r.steps[j].groups, gi) {
-					r.steps[j].groups = append(r.steps[j].groups, gi)
+			e := members[i]
+			j, ok := r.byExt[e.ExternalID]
+			switch {
+			case ok && e.ExternalID != "" && j >= r.base:
+				st := &r.pending[j-r.base]
+				if !containsInt(st.groups, gi) {
+					st.groups = append(st.groups, gi)
 				}
-				continue
+			case ok && e.ExternalID != "":
+				// Written earlier in this run: it only joins the group.
+				r.add(step{kind: stepJoin, entry: e, groups: []int{gi}})
+			default:
+				r.byExt[e.ExternalID] = r.base + len(r.pending)
+				r.add(step{kind: stepUser, entry: e, groups: []int{gi}})
 			}
-			byExt[e.ExternalID] = len(r.steps)
-			r.steps = append(r.steps, step{kind: stepUser, entry: e, groups: []int{gi}})
 		}
 	}
-	for gi, g := range r.groups {
-		r.steps = append(r.steps, step{kind: stepGroupMembers, entry: g.entry, group: gi})
+	for gi := first; gi < len(r.groups); gi++ {
+		r.add(step{kind: stepGroupMembers, entry: r.groups[gi].entry, group: gi})
 	}
-	return r, nil
+	return nil
+}
+
+func (r *runner) add(st step) { r.pending = append(r.pending, st) }
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// known counts the pending steps that are entries of the run.
+func (r *runner) known() int {
+	n := 0
+	for i := range r.pending {
+		if r.pending[i].counted() {
+			n++
+		}
+	}
+	return n
 }
 
 // resolve checks the options against the store and works out the
@@ -219,7 +283,7 @@ func (r *runner) departures(s kv, g *groupState, gid uint64) (removed, disabled 
 			continue // the read lists it: not deleted, whatever the caller says
 		}
 		uid := userIDByExt(s, r.source, ext)
-		if uid == 0 || slices.Contains(disabled, uid) {
+		if uid == 0 || containsU64(disabled, uid) {
 			continue
 		}
 		u, err := getUser(s, uid)
@@ -233,53 +297,24 @@ func (r *runner) departures(s kv, g *groupState, gid uint64) (removed, disabled 
 	return removed, disabled, len(cur), nil
 }
 
+func containsU64(s []uint64, v uint64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 // affected counts the distinct members removed or disabled.
 func affected(removed, disabled []uint64) int {
 	n := len(removed)
 	for _, id := range disabled {
-		if !slices.Contains(removed, id) {
+		if !containsU64(removed, id) {
 			n++
 		}
 	}
 	return n
-}
-
-// thresholdProblem checks, before anything is written, every group the
-// input syncs against the removal threshold; it returns what a person
-// should read when some group exceeds it, or "".
-func (r *runner) thresholdProblem(s kv) (string, error) {
-	var msgs []string
-	for _, g := range r.groups {
-		if g.incomplete != "" || g.entry.ExternalID == "" || !r.opts.UpdateExisting {
-			continue
-		}
-		gid := groupIDByExt(s, r.source, g.entry.ExternalID)
-		if gid == 0 {
-			continue
-		}
-		removed, disabled, n, err := r.departures(s, g, gid)
-		if err != nil {
-			return "", err
-		}
-		if k, limit := affected(removed, disabled), r.threshold(n); k > limit {
-			msgs = append(msgs, fmt.Sprintf("sync of group %q would remove or disable %d of %d members (threshold %d)", g.entry.Name, k, n, limit))
-		}
-	}
-	if len(msgs) == 0 {
-		return "", nil
-	}
-	return strings.Join(msgs, "; ") + "; re-run with --force to apply", nil
-}
-
-// incompleteProblem says which groups were read incompletely, or "".
-func (r *runner) incompleteProblem() string {
-	var msgs []string
-	for _, g := range r.groups {
-		if g.incomplete != "" {
-			msgs = append(msgs, fmt.Sprintf("group %q: %s; nothing was removed or disabled", g.entry.Name, g.incomplete))
-		}
-	}
-	return strings.Join(msgs, "; ")
 }
 
 // run performs one step in s and appends its journal entries to out.
@@ -287,10 +322,11 @@ func (r *runner) run(s kv, st *step, out []RunEntry) ([]RunEntry, error) {
 	switch st.kind {
 	case stepGroup:
 		g := r.groups[st.group]
-		ent, id, err := r.decideGroup(s, st.entry)
+		v, err := r.decideGroup(s, &st.entry)
 		if err != nil {
 			return out, err
 		}
+		ent, id := v.ent, v.id
 		g.id = id
 		switch {
 		case id == 0:
@@ -302,12 +338,15 @@ func (r *runner) run(s kv, st *step, out []RunEntry) ([]RunEntry, error) {
 		default:
 			g.syncRemoved = true
 		}
+		if r.opts.Sync && v.nuG != nil && v.nuG.Import != nil {
+			g.enableNew = v.nuG.Import.Enable
+		}
 		if id != 0 && g.incomplete != "" {
 			ent.Reason = join(ent.Reason, g.incomplete+"; nothing removed or disabled")
 		}
 		return append(out, ent), nil
 
-	case stepUser:
+	case stepUser, stepJoin:
 		how := userFor{selected: st.selected}
 		if !st.selected && len(st.groups) > 0 {
 			how.keepEnabled = r.groups[st.groups[0]].incomplete
@@ -315,11 +354,21 @@ func (r *runner) run(s kv, st *step, out []RunEntry) ([]RunEntry, error) {
 				if r.groups[gi].incomplete == "" {
 					how.keepEnabled = ""
 				}
+				if r.groups[gi].enableNew {
+					how.enableNew = true
+				}
 			}
 		}
-		ent, uid, err := r.decideUser(s, st.entry, how)
-		if err != nil {
-			return out, err
+		var ent RunEntry
+		var uid uint64
+		if st.kind == stepJoin {
+			uid = userIDByExt(s, r.source, st.entry.ExternalID)
+		} else {
+			v, err := r.decideUser(s, &st.entry, how)
+			if err != nil {
+				return out, err
+			}
+			ent, uid = v.ent, v.id
 		}
 		if uid != 0 {
 			var joined []string
@@ -333,13 +382,16 @@ func (r *runner) run(s kv, st *step, out []RunEntry) ([]RunEntry, error) {
 				}
 				joined = append(joined, g.entry.Name)
 			}
-			if len(joined) > 0 {
+			if len(joined) > 0 && st.kind == stepUser {
 				note := "added to group " + strings.Join(joined, ", ")
 				if ent.Action == ActionUnchanged {
 					ent.Action = ActionUpdated
 				}
 				ent.Reason = join(ent.Reason, note)
 			}
+		}
+		if st.kind == stepJoin {
+			return out, nil // journaled when it was written
 		}
 		return append(out, ent), nil
 
@@ -363,32 +415,37 @@ func (r *runner) syncMembers(s kv, g *groupState, out []RunEntry) ([]RunEntry, e
 	if err != nil {
 		return out, err
 	}
-	name := func(uid uint64) (*userRec, error) { return getUser(s, uid) }
+	why := g.why
+	if g.syncRemoved {
+		if k, limit := affected(removed, disabled), r.threshold(n); k > limit && !r.opts.Force {
+			msg := fmt.Sprintf("sync of group %q would remove or disable %d of %d members (threshold %d)", grp.Name, k, n, limit)
+			r.notes = append(r.notes, msg+"; re-run with --force to apply")
+			out = append(out, RunEntry{Name: grp.Name, Type: directory.TypeGroup, Action: ActionFailed, Block: BlockedThreshold,
+				Reason: msg + "; nothing removed or disabled: re-run with --force to apply"})
+			g.syncRemoved, why = false, fmt.Sprintf("over the removal threshold (%d of %d, threshold %d)", k, n, limit)
+		}
+	}
 	if !g.syncRemoved {
 		for _, uid := range removed {
-			u, err := name(uid)
+			u, err := getUser(s, uid)
 			if err != nil {
 				return out, err
 			}
 			out = append(out, RunEntry{Name: u.Username, Type: directory.TypeUser, Action: ActionSkipped, Group: grp.Name,
-				Reason: fmt.Sprintf("%s; not removed from group %s", g.why, grp.Name)})
+				Reason: fmt.Sprintf("%s; not removed from group %s", why, grp.Name)})
 		}
 		for _, uid := range disabled {
-			u, err := name(uid)
+			u, err := getUser(s, uid)
 			if err != nil {
 				return out, err
 			}
 			out = append(out, RunEntry{Name: u.Username, Type: directory.TypeUser, Action: ActionSkipped,
-				Reason: fmt.Sprintf("%s; deleted from %s, not disabled", g.why, r.source)})
+				Reason: fmt.Sprintf("%s; deleted from %s, not disabled", why, r.source)})
 		}
 		return out, nil
 	}
-	if k, limit := affected(removed, disabled), r.threshold(n); k > limit && !r.opts.Force && !r.dry {
-		return append(out, RunEntry{Name: grp.Name, Type: directory.TypeGroup, Action: ActionFailed,
-			Reason: fmt.Sprintf("sync of group %q would remove or disable %d of %d members (threshold %d); nothing removed: re-run with --force to apply", grp.Name, k, n, limit)}), nil
-	}
 	for _, uid := range removed {
-		u, err := name(uid)
+		u, err := getUser(s, uid)
 		if err != nil {
 			return out, err
 		}
@@ -399,7 +456,7 @@ func (r *runner) syncMembers(s kv, g *groupState, out []RunEntry) ([]RunEntry, e
 			Reason: fmt.Sprintf("no longer a member of %s in %s", grp.Name, r.source)})
 	}
 	for _, uid := range disabled {
-		u, err := name(uid)
+		u, err := getUser(s, uid)
 		if err != nil {
 			return out, err
 		}
@@ -416,37 +473,36 @@ func (r *runner) syncMembers(s kv, g *groupState, out []RunEntry) ([]RunEntry, e
 	return out, putGroup(s, g.id, grp, &ng)
 }
 
+// note is the run's Error: why some group had nothing removed.
+func (r *runner) note() string { return strings.Join(r.notes, "; ") }
+
 // Plan evaluates the import rules for in without changing the store and
-// returns the would-be run (status planned). An error in the plan itself
-// (unknown role, unknown copy-from user) is returned as an error. A sync
-// that would exceed the removal threshold is not an error: the run's
-// Error says so, and its entries show what --force would do.
+// returns the would-be run (status planned): the same steps and decisions
+// as Apply, run over an in-memory overlay. An error in the plan itself
+// (unknown role, unknown copy-from user) is returned as an error. A group
+// over the removal threshold is journaled as Apply would journal it
+// (failed, nothing removed), and the run's Error says so.
 func (s *Store) Plan(ctx context.Context, in Input) (*Run, error) {
 	now := s.now()
 	r, err := newRunner(&in, now)
 	if err != nil {
 		return nil, err
 	}
-	r.dry = true
-	run := &Run{Started: now, Actor: in.Actor, Source: in.Source, Command: in.Command, Status: RunPlanned, Entries: []RunEntry{}}
+	if err := r.layout(in.Users, in.Groups); err != nil {
+		return nil, err
+	}
+	run := &Run{Started: now, Actor: in.Actor, Source: in.Source, Command: in.Command, Status: RunPlanned,
+		Mode: in.mode(), Entries: []RunEntry{}}
 	err = s.view(func(t *txKV) error {
 		if err := r.resolve(t); err != nil {
 			return err
 		}
-		tp, err := r.thresholdProblem(t)
-		if err != nil {
-			return err
-		}
-		if !r.opts.Force {
-			run.Error = tp
-		}
-		run.Error = join(run.Error, r.incompleteProblem())
 		o := newOverlayKV(t)
-		for i := range r.steps {
+		for i := range r.pending {
 			if i%256 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if run.Entries, err = r.run(o, &r.steps[i], run.Entries); err != nil {
+			if run.Entries, err = r.run(o, &r.pending[i], run.Entries); err != nil {
 				return err
 			}
 		}
@@ -458,6 +514,7 @@ func (s *Store) Plan(ctx context.Context, in Input) (*Run, error) {
 	for _, e := range run.Entries {
 		run.Counts.count(e.Action)
 	}
+	run.Error, run.ReadIncomplete = r.note(), r.incomplete
 	return run, nil
 }
 
@@ -465,104 +522,305 @@ func (s *Store) Plan(ctx context.Context, in Input) (*Run, error) {
 // write transaction per batch, journaling each entry's outcome in the same
 // transaction. progress, if not nil, is called after every batch.
 // Cancelling ctx stops between batches: the run is marked interrupted and
-// finished batches stay (the run is returned, with a nil error). Exceeding
-// the removal threshold without Options.Force returns ErrThreshold before
-// anything is written. A failure of the store itself marks the run failed
-// and is returned with it.
+// finished batches stay (the run is returned, with a nil error). A run
+// whose groups were not all read completely ends as incomplete: nothing
+// was removed from those groups or disabled. A failure of the store itself
+// marks the run failed and is returned with it.
 func (s *Store) Apply(ctx context.Context, in Input, progress func(Progress)) (*Run, error) {
-	now := s.now()
-	r, err := newRunner(&in, now)
+	r, err := newRunner(&in, s.now())
 	if err != nil {
 		return nil, err
 	}
-	var tp string
-	err = s.view(func(t *txKV) error {
-		if err := r.resolve(t); err != nil {
-			return err
-		}
-		tp, err = r.thresholdProblem(t)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+	if err := r.layout(in.Users, in.Groups); err != nil {
+		return nil, err
 	}
-	if tp != "" && !r.opts.Force {
-		return nil, &storeError{msg: tp, kind: ErrThreshold}
+	w, err := s.newWriter(r, progress)
+	if err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	w.known = r.known()
+	if err := w.start(); err != nil {
+		return nil, err
+	}
+	return w.end(ctx, w.drain(ctx))
+}
 
+// ApplyStream is Apply for an import whose entries arrive while a
+// directory search is still streaming them: users are decided and written
+// batch by batch as they come, so the directory's read and the store's
+// writes overlap; the groups found are read whole with readGroup once the
+// search has ended, and applied last. It is the same engine, run and
+// rules as Apply.
+//
+// search runs in its own goroutine and calls yield for each entry; yield
+// returns an error once ctx is done. A search that fails before its first
+// entry returns its error and no run. One that fails later ends the run as
+// incomplete (what was received is written; nothing is removed or
+// disabled); a group that cannot be read ends it as failed; a cancelled
+// ctx as interrupted: the batches already written stay, and running the
+// same import again completes it. in.Users and in.Groups must be empty.
+// progress, if not nil, is called after every batch; its Total is the
+// number of entries received so far.
+func (s *Store) ApplyStream(ctx context.Context, in Input,
+	search func(yield func(directory.Entry) error) error,
+	readGroup func(ctx context.Context, group directory.Entry) (GroupInput, error),
+	progress func(Progress)) (*Run, error) {
+	if len(in.Users) > 0 || len(in.Groups) > 0 {
+		return nil, fmt.Errorf("%w: ApplyStream takes its entries from the search", ErrInvalid)
+	}
+	r, err := newRunner(&in, s.now())
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.newWriter(r, progress)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	entries := make(chan directory.Entry, 2*s.batch)
+	searchErr := make(chan error, 1)
+	go func() {
+		defer close(entries)
+		searchErr <- search(func(e directory.Entry) error {
+			select {
+			case entries <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	defer func() {
+		cancel()
+		for range entries { // let the search goroutine end
+		}
+	}()
+
+	var groups []directory.Entry
+	users := make([]directory.Entry, 0, s.batch)
+	// flush lays out the users received and writes them; the run starts
+	// with the first batch, so a search that finds nothing journals nothing
+	// until its end.
+	flush := func() error {
+		if len(users) == 0 {
+			return nil
+		}
+		if err := r.layout(users, nil); err != nil {
+			return err
+		}
+		users = users[:0]
+		if w.run == nil {
+			if err := w.start(); err != nil {
+				return err
+			}
+		}
+		return w.drain(ctx)
+	}
+	for e := range entries {
+		w.known++
+		if e.Type == directory.TypeGroup {
+			groups = append(groups, e)
+			continue
+		}
+		users = append(users, e)
+		if len(users) >= s.batch {
+			if err := flush(); err != nil {
+				return w.end(ctx, err)
+			}
+		}
+	}
+	if err := <-searchErr; err != nil {
+		if w.run == nil && len(users) == 0 {
+			return nil, err
+		}
+		// What was received whole is written; then the run ends.
+		if ferr := flush(); ferr != nil {
+			return w.end(ctx, errors.Join(err, ferr))
+		}
+		if ctx.Err() != nil {
+			return w.end(ctx, ctx.Err())
+		}
+		r.incomplete = true
+		r.notes = append(r.notes, fmt.Sprintf("the search failed after %d entries: %v; the entries received were applied, nothing was removed or disabled: run the same import again to complete it", w.known, err))
+		return w.end(ctx, nil)
+	}
+	if err := flush(); err != nil {
+		return w.end(ctx, err)
+	}
+	if len(groups) > 0 {
+		var gis []GroupInput
+		for _, g := range groups {
+			gi, err := readGroup(ctx, g)
+			if err != nil {
+				if w.run == nil {
+					return nil, err
+				}
+				return w.end(ctx, &readError{err})
+			}
+			gis = append(gis, gi)
+		}
+		if err := r.layout(nil, gis); err != nil {
+			return w.end(ctx, err)
+		}
+		// The groups were counted when they arrived; their members not yet
+		// written are entries known now.
+		w.known += r.known() - len(r.groups)
+		if w.run == nil {
+			if err := w.start(); err != nil {
+				return nil, err
+			}
+		}
+		if err := w.drain(ctx); err != nil {
+			return w.end(ctx, err)
+		}
+	}
+	if w.run == nil { // nothing found: an empty, completed run
+		if err := w.start(); err != nil {
+			return nil, err
+		}
+	}
+	return w.end(ctx, nil)
+}
+
+// readError is a directory read that failed in the middle of a run.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// runWriter is the one journaled run writer: it starts a run, writes the
+// runner's pending steps in batches (one write transaction each, the
+// journal entries and counts in the same transaction), reports progress
+// (entries done of entries known), and ends the run.
+type runWriter struct {
+	s        *Store
+	r        *runner
+	progress func(Progress)
+	known    int // entries known so far (progress's Total)
+	done     int // entries written so far
+
+	id  uint64
+	hdr *runRec
+	run *Run
+}
+
+// newWriter resolves the run's options against the store (unknown roles
+// and users are errors before anything is journaled).
+func (s *Store) newWriter(r *runner, progress func(Progress)) (*runWriter, error) {
+	if err := s.view(func(t *txKV) error { return r.resolve(t) }); err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	return &runWriter{s: s, r: r, progress: progress}, nil
+}
+
+// start journals the run's header.
+func (w *runWriter) start() error {
+	in := w.r.meta
 	opts := in.Options
-	hdr := &runRec{Started: now.UnixNano(), Actor: in.Actor, Source: in.Source, Command: in.Command,
-		Status: RunRunning, Error: r.incompleteProblem(), Options: &opts}
-	var id uint64
-	if err := s.db.Update(func(tx *bolt.Tx) (err error) {
-		id, err = newRun(tx, hdr)
+	w.hdr = &runRec{Started: w.r.now, Actor: in.Actor, Source: in.Source, Command: in.Command,
+		Status: RunRunning, Mode: in.mode(), Options: &opts}
+	if err := w.s.db.Update(func(tx *bolt.Tx) (err error) {
+		w.id, err = newRun(tx, w.hdr)
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("apply: start the run: %w", err)
+		return fmt.Errorf("apply: start the run: %w", err)
 	}
-	run := &Run{ID: id, Started: now, Actor: in.Actor, Source: in.Source, Command: in.Command,
-		Status: RunRunning, Error: hdr.Error, Entries: make([]RunEntry, 0, len(r.steps))}
+	w.run = &Run{ID: w.id, Started: unixTime(w.hdr.Started), Actor: in.Actor, Source: in.Source,
+		Command: in.Command, Status: RunRunning, Mode: w.hdr.Mode, Entries: []RunEntry{}}
+	return nil
+}
 
-	finish := func(status RunStatus, why string) error {
-		hdr.Status, hdr.Finished = status, s.now().UnixNano()
-		hdr.Error = join(hdr.Error, why)
-		run.Status, run.Finished, run.Error = status, unixTime(hdr.Finished), hdr.Error
-		return s.db.Update(func(tx *bolt.Tx) error { return putRunHeader(tx, id, hdr) })
-	}
-
+// drain writes every pending step, in batches; it stops between batches
+// when ctx is done and returns ctx's error.
+func (w *runWriter) drain(ctx context.Context) error {
+	r := w.r
 	var batch []RunEntry
-	for start := 0; start < len(r.steps); start += s.batch {
-		if ctx.Err() != nil {
-			if err := finish(RunInterrupted, "cancelled; the batches already written stay"); err != nil {
-				return run, fmt.Errorf("apply: mark run %d interrupted: %w", id, err)
-			}
-			return run, nil
+	for len(r.pending) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		end := min(start+s.batch, len(r.steps))
-		counts, n := hdr.Counts, hdr.Entries
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		n := min(w.s.batch, len(r.pending))
+		steps := r.pending[:n]
+		counts, journaled := w.hdr.Counts, w.hdr.Entries
+		err := w.s.db.Update(func(tx *bolt.Tx) error {
 			t, err := newTxKV(tx)
 			if err != nil {
 				return err
 			}
 			batch = batch[:0]
-			for i := start; i < end; i++ {
-				if batch, err = r.run(t, &r.steps[i], batch); err != nil {
-					return fmt.Errorf("%s: %w", r.steps[i].entry.Name, err)
+			for i := range steps {
+				if batch, err = r.run(t, &steps[i], batch); err != nil {
+					return fmt.Errorf("%s: %w", steps[i].entry.Name, err)
 				}
 			}
-			if err := appendEntries(tx, id, batch); err != nil {
+			if err := appendEntries(tx, w.id, batch); err != nil {
 				return err
 			}
 			for _, e := range batch {
 				counts.count(e.Action)
 			}
-			h := *hdr
-			h.Counts, h.Entries = counts, n+len(batch)
-			return putRunHeader(tx, id, &h)
+			h := *w.hdr
+			h.Counts, h.Entries = counts, journaled+len(batch)
+			return putRunHeader(tx, w.id, &h)
 		})
 		if err != nil {
-			if ferr := finish(RunFailed, err.Error()); ferr != nil {
-				err = errors.Join(err, ferr)
-			}
-			return run, fmt.Errorf("apply run %d: %w", id, err)
+			return err
 		}
-		hdr.Counts, hdr.Entries = counts, n+len(batch)
-		run.Counts = counts
-		run.Entries = append(run.Entries, batch...)
-		if progress != nil {
-			p := Progress{Done: end, Total: len(r.steps), Counts: counts}
+		for i := range steps {
+			if steps[i].counted() {
+				w.done++
+			}
+		}
+		r.pending = r.pending[n:]
+		r.base += n
+		w.hdr.Counts, w.hdr.Entries = counts, journaled+len(batch)
+		w.run.Counts = counts
+		w.run.Entries = append(w.run.Entries, batch...)
+		if w.progress != nil {
+			p := Progress{Done: w.done, Total: max(w.known, w.done), Counts: counts}
 			if len(batch) > 0 {
 				p.Current = batch[len(batch)-1].Name
 			}
-			progress(p)
+			w.progress(p)
 		}
 	}
-	if err := finish(RunCompleted, ""); err != nil {
-		return run, fmt.Errorf("apply: complete run %d: %w", id, err)
+	return nil
+}
+
+// end closes the run after drain returned err: interrupted when ctx was
+// cancelled, failed when a write or a read failed, incomplete when a read
+// was, completed otherwise.
+func (w *runWriter) end(ctx context.Context, err error) (*Run, error) {
+	if w.run == nil {
+		return nil, err
 	}
-	return run, nil
+	status, why := RunCompleted, w.r.note()
+	var rerr *readError
+	switch {
+	case err == nil && w.r.incomplete:
+		status = RunIncomplete
+	case err == nil:
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		status, why = RunInterrupted, join(why, "cancelled; the batches already written stay")
+		err = nil
+	case errors.As(err, &rerr):
+		status, why = RunFailed, join(why, err.Error()+"; the entries already written stay: run the same import again to complete it")
+		err = fmt.Errorf("apply run %d: %w", w.id, err)
+	default:
+		status, why = RunFailed, join(why, err.Error())
+		err = fmt.Errorf("apply run %d: %w", w.id, err)
+	}
+	w.hdr.Status, w.hdr.Finished = status, w.s.now().UnixNano()
+	w.hdr.Error = why
+	w.run.Status, w.run.Finished, w.run.Error = status, unixTime(w.hdr.Finished), why
+	w.run.ReadIncomplete = w.r.incomplete
+	if ferr := w.s.db.Update(func(tx *bolt.Tx) error { return putRunHeader(tx, w.id, w.hdr) }); ferr != nil {
+		return w.run, errors.Join(err, fmt.Errorf("apply: end run %d: %w", w.id, ferr))
+	}
+	return w.run, err
 }

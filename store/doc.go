@@ -4,12 +4,17 @@
 // read from a directory when it is imported or synchronized.
 //
 // The rules exist once, here, and serve the TUI, the CLI, sync and SSH
-// sessions alike: Classify says what selecting a search result would do,
-// Plan says what an import would do without changing anything, and Apply
-// does it, in batches of one write transaction each, journaling every
-// entry's outcome in the same transaction as the change. A batch is wholly
+// sessions alike. One run engine runs them: Plan says what an import would
+// do without changing anything, and Apply (entries given as a list) or
+// ApplyStream (entries arriving from a search) does it through one
+// journaled run writer, in batches of one write transaction each,
+// journaling every entry's outcome in the same transaction as the change,
+// with one removal-threshold policy and one meaning of progress. Classify
+// (what selecting a search result would do) and Diff (what it would change)
+// are read off the same rules, run dry for one entry. A batch is wholly
 // written or not at all, whether the process is cancelled, crashes or is
-// killed; re-running the same import finishes it.
+// killed; re-running the same import finishes it. A run whose directory
+// read was incomplete ends "incomplete" and removes or disables nothing.
 //
 // Usernames, group names and role names are unique after Fold (Unicode
 // NFKC and case folding): "AAndrei" and "aandrei" are one name. Users are
@@ -17,8 +22,9 @@
 // through bbolt indexes, never by scanning.
 //
 // The package does not talk to directories (package directory and its
-// adapters read them; ReadGroup is the one bridge, and it only calls the
-// Directory interface) and knows nothing of the user interface.
+// adapters read them, package importer reads what a request names) and
+// knows nothing of the user interface. A Run's JSON (MarshalJSON) is the
+// CLI contract's run object.
 //
 // One process at a time holds a store: Open takes bbolt's exclusive file
 // lock and reports ErrInUse after OpenOptions.LockTimeout.

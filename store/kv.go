@@ -267,3 +267,16 @@ func idOf(v []byte) (uint64, bool) {
 	}
 	return binary.BigEndian.Uint64(v), true
 }
+
+// reset forgets every write, for the next dry run over the same base.
+func (o *overlayKV) reset() {
+	for i := range o.vals {
+		if len(o.vals[i]) > 0 {
+			clear(o.vals[i])
+		}
+		if len(o.byPrefix[i]) > 0 {
+			clear(o.byPrefix[i])
+		}
+		o.seq[i] = 0
+	}
+}

@@ -44,6 +44,7 @@ type groupRec struct {
 	Roles      []Assignment `json:"roles,omitempty"`
 	Created    int64        `json:"created"`
 	Synced     int64        `json:"synced,omitempty"`
+	Import     *GroupImport `json:"import,omitempty"`
 }
 
 // runRec is a run header as stored in the runs bucket: the run without its
@@ -55,6 +56,7 @@ type runRec struct {
 	Source   string    `json:"source"`
 	Command  string    `json:"command"`
 	Status   RunStatus `json:"status"`
+	Mode     Mode      `json:"mode,omitempty"`
 	Error    string    `json:"error,omitempty"`
 	Counts   Counts    `json:"counts"`
 	Entries  int       `json:"entries"`
@@ -131,7 +133,7 @@ func decodeRun(b []byte) (*runRec, error) {
 		return nil, fmt.Errorf("%w: run: %v", ErrCorrupt, err)
 	}
 	switch r.Status {
-	case RunPlanned, RunRunning, RunCompleted, RunFailed, RunInterrupted:
+	case RunPlanned, RunRunning, RunCompleted, RunIncomplete, RunFailed, RunInterrupted:
 	default:
 		return nil, fmt.Errorf("%w: run with status %q", ErrCorrupt, r.Status)
 	}
@@ -180,14 +182,20 @@ func (g *groupRec) group() Group {
 		Members: []string{},
 		Roles:   nonNil(g.Roles),
 		Created: unixTime(g.Created), Synced: unixTime(g.Synced),
+		Import: g.Import,
 	}
 }
 
 func (r *runRec) run(id uint64) Run {
+	mode := r.Mode
+	if mode == "" {
+		mode = ModeFull
+	}
 	return Run{
 		ID: id, Started: unixTime(r.Started), Finished: unixTime(r.Finished),
-		Actor: r.Actor, Source: r.Source, Command: r.Command, Status: r.Status,
+		Actor: r.Actor, Source: r.Source, Command: r.Command, Status: r.Status, Mode: mode,
 		Error: r.Error, Counts: r.Counts, Entries: []RunEntry{},
+		ReadIncomplete: r.Status == RunIncomplete,
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 // happens to one entry read from a directory and make it happen in a kv:
 // Apply runs them in its write transactions, Plan runs them over an
 // in-memory overlay of a read transaction, so a plan is exactly what an
-// apply would do. classify is the same first steps, without writing, for
-// search results.
+// apply would do. Classify and Diff run them too, for one entry alone over
+// an overlay, and read their answers off the verdict.
 
 // Reasons the rules give, for the completion report.
 const (
@@ -53,6 +53,22 @@ type userFor struct {
 	// keepEnabled: only incomplete group reads list it, so it must not be
 	// disabled on their word.
 	keepEnabled string
+	// enableNew: a group it joins was imported with Enable, and this run
+	// is a sync of it: a new user is created enabled.
+	enableNew bool
+}
+
+// verdict is what the rules decided for one entry: the journal entry, the
+// store record that now stands for the entry (0: none), and the record
+// before and after (old is nil for a new record or when none matched;
+// blocker is the record that blocked the entry). Classify and Diff are
+// read off verdicts, so they say what Plan and Apply do.
+type verdict struct {
+	ent       RunEntry
+	id        uint64
+	old, nu   *userRec
+	oldG, nuG *groupRec
+	blocker   string // the store's name of the record that blocked the entry
 }
 
 // entryProblem says why a user or group entry cannot be imported at all.
@@ -74,15 +90,17 @@ func (r *rules) entryProblem(e *directory.Entry, what string) string {
 	return ""
 }
 
-// decideUser applies the user rules to e and writes the outcome. It returns
-// the journal entry and the id of the store user that now stands for e
-// from this source (0 when there is none). An error is a failure of the
-// store, not of the entry.
-func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uint64, error) {
-	ent := RunEntry{Name: e.Name, Type: directory.TypeUser}
-	fail := func(reason string) (RunEntry, uint64, error) {
+// decideUser applies the user rules to e and writes the outcome. Its
+// verdict holds the journal entry and the id of the store user that now
+// stands for e from this source (0 when there is none). An error is a
+// failure of the store, not of the entry.
+func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (verdict, error) {
+	v := verdict{ent: RunEntry{Name: e.Name, Type: directory.TypeUser}}
+	ent := &v.ent
+	fail := func(reason string) (verdict, error) {
 		ent.Action, ent.Reason = ActionFailed, reason
-		return ent, 0, nil
+		v.id = 0
+		return v, nil
 	}
 	if e.Type == directory.TypeGroup {
 		return fail("a group, not a user: import it as a group")
@@ -98,7 +116,7 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uin
 	if id := userIDByExt(s, r.source, e.ExternalID); id != 0 {
 		old, err := getUser(s, id)
 		if err != nil {
-			return ent, 0, err
+			return v, err
 		}
 		nu := *old
 		nu.DisplayName, nu.Email, nu.DN, nu.Guest = e.DisplayName, e.Email, e.DN, e.Guest
@@ -106,53 +124,56 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uin
 			nu.Username = e.Name
 		}
 		note := r.enabledOnUpdate(&nu, e, how)
+		v.id, v.old, v.nu = id, old, &nu
 		changed := userChanges(old, &nu)
 		if len(changed) == 0 {
 			ent.Action, ent.Reason = ActionUnchanged, note
 			if note != "" {
 				ent.Action = ActionSkipped
 			}
-			return ent, id, nil
+			return v, nil
 		}
 		if !r.opts.UpdateExisting {
 			ent.Action, ent.Reason = ActionSkipped, reasonNotUpdating
-			return ent, id, nil
+			return v, nil
 		}
 		if f := Fold(nu.Username); f != Fold(old.Username) {
 			if other := userIDByName(s, f); other != 0 && other != id {
 				ou, err := getUser(s, other)
 				if err != nil {
-					return ent, 0, err
+					return v, err
 				}
 				ent.Action = ActionFailed
 				ent.Reason = fmt.Sprintf("cannot rename %s to %s: the username is taken by %s", old.Username, e.Name, describeUser(ou))
-				return ent, id, nil
+				v.blocker = ou.Username
+				return v, nil
 			}
 		}
 		nu.Modified, nu.Synced = r.now, r.now
 		if err := putUser(s, id, old, &nu); err != nil {
-			return ent, 0, err
+			return v, err
 		}
 		ent.Action, ent.Reason = ActionUpdated, join("changed: "+strings.Join(changed, ", "), note)
-		return ent, id, nil
+		return v, nil
 	}
 
 	// 2. The same person, known by email address.
 	if r.opts.MatchByEmail && strings.TrimSpace(e.Email) != "" {
 		ids, err := userIDsByEmail(s, foldEmail(e.Email), 4)
 		if err != nil {
-			return ent, 0, err
+			return v, err
 		}
 		switch {
 		case len(ids) == 1:
 			old, err := getUser(s, ids[0])
 			if err != nil {
-				return ent, 0, err
+				return v, err
 			}
 			if !r.opts.UpdateExisting {
 				ent.Action = ActionSkipped
 				ent.Reason = fmt.Sprintf("matches existing user %s by email; updating not selected", old.Username)
-				return ent, 0, nil
+				v.blocker = old.Username
+				return v, nil
 			}
 			nu := *old
 			nu.Kind, nu.Source, nu.ExternalID, nu.Linked = External, r.source, e.ExternalID, true
@@ -160,16 +181,17 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uin
 			note := r.enabledOnUpdate(&nu, e, how)
 			nu.Modified, nu.Synced = r.now, r.now
 			if err := putUser(s, ids[0], old, &nu); err != nil {
-				return ent, 0, err
+				return v, err
 			}
+			v.id, v.old, v.nu = ids[0], old, &nu
 			ent.Action, ent.Reason = ActionUpdated, join("linked to existing user "+old.Username+" by email", note)
-			return ent, ids[0], nil
+			return v, nil
 		case len(ids) > 1:
 			names := make([]string, 0, len(ids))
 			for _, id := range ids[:min(len(ids), 3)] {
 				u, err := getUser(s, id)
 				if err != nil {
-					return ent, 0, err
+					return v, err
 				}
 				names = append(names, u.Username)
 			}
@@ -184,41 +206,42 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uin
 	if id := userIDByName(s, Fold(e.Name)); id != 0 {
 		u, err := getUser(s, id)
 		if err != nil {
-			return ent, 0, err
+			return v, err
 		}
-		ent.Action = ActionSkipped
+		ent.Action, v.blocker = ActionSkipped, u.Username
 		if u.Kind == Internal {
 			ent.Block, ent.Reason = BlockedInternal, ReasonInternal
 		} else {
 			ent.Block, ent.Reason = BlockedSource, reasonOtherSource(u.Source)
 		}
-		return ent, 0, nil
+		return v, nil
 	}
 	if !r.opts.AddNew {
 		ent.Action, ent.Reason = ActionSkipped, reasonNotAdding
-		return ent, 0, nil
+		return v, nil
 	}
 	id, err := s.nextSeq(bUsers)
 	if err != nil {
-		return ent, 0, err
+		return v, err
 	}
 	u := &userRec{
 		Username: e.Name, DisplayName: e.DisplayName, Email: e.Email,
 		Kind: External, Source: r.source, ExternalID: e.ExternalID, DN: e.DN,
-		Enabled: r.opts.Enable && !e.Disabled, Guest: e.Guest,
+		Enabled: (r.opts.Enable || how.enableNew) && !e.Disabled, Guest: e.Guest,
 		Created: r.now, Synced: r.now, Modified: r.now,
 	}
 	if how.selected && len(r.grant) > 0 {
 		u.Roles = append([]Assignment(nil), r.grant...)
 	}
 	if err := putUser(s, id, nil, u); err != nil {
-		return ent, 0, err
+		return v, err
 	}
+	v.id, v.nu = id, u
 	ent.Action = ActionCreated
 	if e.Disabled {
 		ent.Reason = "disabled in the directory"
 	}
-	return ent, id, nil
+	return v, nil
 }
 
 // enabledOnUpdate sets whether an updated user is enabled: disabled in the
@@ -232,7 +255,7 @@ func (r *rules) enabledOnUpdate(nu *userRec, e *directory.Entry, how userFor) st
 	case e.Disabled:
 		nu.Enabled = false
 	case r.opts.Enable:
-		nu.Enabled = true
+		nu.Enabled = true // (a sync's remembered Enable is for new members only)
 	}
 	return ""
 }
@@ -262,21 +285,26 @@ func userChanges(a, b *userRec) []string {
 }
 
 // decideGroup applies the group rules to a group entry and writes the
-// outcome; it returns the journal entry and the id of the store group that
-// now stands for it from this source, if its membership may be synced.
-func (r *rules) decideGroup(s kv, e *directory.Entry) (RunEntry, uint64, error) {
-	ent := RunEntry{Name: e.Name, Type: directory.TypeGroup}
+// outcome; its verdict holds the journal entry and the id of the store
+// group that now stands for it from this source, if its membership may be
+// synced. An import (not a sync) remembers its choices in the group
+// (GroupImport), for the group's later syncs.
+func (r *rules) decideGroup(s kv, e *directory.Entry) (verdict, error) {
+	v := verdict{ent: RunEntry{Name: e.Name, Type: directory.TypeGroup}}
+	ent := &v.ent
 	if p := r.entryProblem(e, "group name"); p != "" {
 		ent.Action, ent.Reason = ActionFailed, p
-		return ent, 0, nil
+		return v, nil
 	}
+	remember := &GroupImport{Enable: r.opts.Enable, MatchByEmail: r.opts.MatchByEmail, RequireEmail: r.opts.RequireEmail}
 	if id := groupIDByExt(s, r.source, e.ExternalID); id != 0 {
 		old, err := getGroup(s, id)
 		if err != nil {
-			return ent, 0, err
+			return v, err
 		}
 		nu := *old
 		nu.Name, nu.DN = e.Name, e.DN
+		v.id, v.oldG, v.nuG = id, old, &nu
 		var changed []string
 		if old.Name != nu.Name {
 			changed = append(changed, "name")
@@ -284,110 +312,74 @@ func (r *rules) decideGroup(s kv, e *directory.Entry) (RunEntry, uint64, error) 
 		if old.DN != nu.DN {
 			changed = append(changed, "dn")
 		}
+		// A new import of the group replaces the choices it remembers
+		// (not a change of the group's directory fields).
+		rememberNew := !r.opts.Sync && (old.Import == nil || *old.Import != *remember)
+		if rememberNew {
+			nu.Import = remember
+		}
 		switch {
+		case len(changed) == 0 && !rememberNew:
+			ent.Action = ActionUnchanged
+			return v, nil
 		case len(changed) == 0:
 			ent.Action = ActionUnchanged
-			return ent, id, nil
+			return v, putGroup(s, id, old, &nu)
 		case !r.opts.UpdateExisting:
 			ent.Action, ent.Reason = ActionSkipped, reasonGroupsNotUpd
-			return ent, id, nil
+			return v, nil
 		}
 		if f := Fold(nu.Name); f != Fold(old.Name) {
 			if other := groupIDByName(s, f); other != 0 && other != id {
 				og, err := getGroup(s, other)
 				if err != nil {
-					return ent, 0, err
+					return v, err
 				}
-				ent.Action = ActionFailed
+				ent.Action, v.blocker, v.id = ActionFailed, og.Name, 0
 				ent.Reason = fmt.Sprintf("cannot rename group %s to %s: the name is taken by %s; its members were not changed", old.Name, e.Name, describeGroup(og))
-				return ent, 0, nil
+				return v, nil
 			}
 		}
 		if err := putGroup(s, id, old, &nu); err != nil {
-			return ent, 0, err
+			return v, err
 		}
 		ent.Action, ent.Reason = ActionUpdated, "changed: "+strings.Join(changed, ", ")
-		return ent, id, nil
+		return v, nil
 	}
 	if id := groupIDByName(s, Fold(e.Name)); id != 0 {
 		g, err := getGroup(s, id)
 		if err != nil {
-			return ent, 0, err
+			return v, err
 		}
-		ent.Action = ActionSkipped
+		ent.Action, v.blocker = ActionSkipped, g.Name
 		if g.Kind == Internal {
 			ent.Block, ent.Reason = BlockedInternal, reasonGroupInternal
 		} else {
 			ent.Block, ent.Reason = BlockedSource, reasonGroupOtherSource(g.Source)
 		}
-		return ent, 0, nil
+		return v, nil
 	}
 	if !r.opts.AddNew {
 		ent.Action, ent.Reason = ActionSkipped, reasonGroupsNotAdded
-		return ent, 0, nil
+		return v, nil
 	}
 	id, err := s.nextSeq(bGroups)
 	if err != nil {
-		return ent, 0, err
+		return v, err
 	}
 	g := &groupRec{
 		Name: e.Name, Kind: External, Source: r.source, ExternalID: e.ExternalID, DN: e.DN,
-		Roles: append([]Assignment(nil), r.grant...), Created: r.now, Synced: r.now,
+		Roles: append([]Assignment(nil), r.grant...), Created: r.now, Synced: r.now, Import: remember,
 	}
 	if len(g.Roles) == 0 {
 		g.Roles = nil
 	}
 	if err := putGroup(s, id, nil, g); err != nil {
-		return ent, 0, err
+		return v, err
 	}
+	v.id, v.nuG = id, g
 	ent.Action = ActionCreated
-	return ent, id, nil
-}
-
-// classify is what selecting e in the wizard would do, read from s.
-func classify(s kv, source string, e *directory.Entry) (Status, error) {
-	if e.Type == directory.TypeGroup {
-		if e.ExternalID != "" {
-			if id := groupIDByExt(s, source, e.ExternalID); id != 0 {
-				g, err := getGroup(s, id)
-				if err != nil {
-					return Status{}, err
-				}
-				return Status{State: StateImported, Existing: g.Name}, nil
-			}
-		}
-		if id := groupIDByName(s, Fold(e.Name)); id != 0 {
-			g, err := getGroup(s, id)
-			if err != nil {
-				return Status{}, err
-			}
-			if g.Kind == Internal {
-				return Status{State: StateBlockedInternal, Reason: reasonGroupInternal, Existing: g.Name}, nil
-			}
-			return Status{State: StateBlockedSource, Reason: reasonGroupOtherSource(g.Source), Existing: g.Name}, nil
-		}
-		return Status{State: StateNew}, nil
-	}
-	if e.ExternalID != "" {
-		if id := userIDByExt(s, source, e.ExternalID); id != 0 {
-			u, err := getUser(s, id)
-			if err != nil {
-				return Status{}, err
-			}
-			return Status{State: StateImported, Existing: u.Username}, nil
-		}
-	}
-	if id := userIDByName(s, Fold(e.Name)); id != 0 {
-		u, err := getUser(s, id)
-		if err != nil {
-			return Status{}, err
-		}
-		if u.Kind == Internal {
-			return Status{State: StateBlockedInternal, Reason: ReasonInternal, Existing: u.Username}, nil
-		}
-		return Status{State: StateBlockedSource, Reason: reasonOtherSource(u.Source), Existing: u.Username}, nil
-	}
-	return Status{State: StateNew}, nil
+	return v, nil
 }
 
 // State is how an entry found in a directory stands against the store: what
@@ -400,28 +392,72 @@ const (
 	StateImported        State = "imported"         // Select to synchronize
 	StateBlockedInternal State = "blocked-internal" // an internal user has that name
 	StateBlockedSource   State = "blocked-source"   // another source's user/group has that name
+	StateFailed          State = "failed"           // the entry cannot be imported (Reason says why)
 )
 
 // Status is the state of one search result, with the reason shown for a
-// blocked row (ReasonInternal, or "Username already taken by a user from
-// <source>") and the store's name of the matching record, if any.
+// blocked or failing row (ReasonInternal, "Username already taken by a
+// user from <source>", …) and the store's name of the matching record, if
+// any.
 type Status struct {
 	State    State
 	Reason   string
 	Existing string
 }
 
-// Classify tells, for each entry read from source, what importing it would
-// do. It reads the store only.
+// classifyOptions are the choices Classify and Diff assume: the wizard's
+// defaults (add new entries, refresh those imported before).
+var classifyOptions = Options{AddNew: true, UpdateExisting: true}
+
+// decideAlone runs the rules for e alone, as a selected entry of an import
+// with classifyOptions, over o (reset first), and returns the verdict.
+func decideAlone(o *overlayKV, source string, e *directory.Entry, now int64) (verdict, error) {
+	o.reset()
+	r := &rules{source: source, opts: classifyOptions, now: now}
+	if e.Type == directory.TypeGroup {
+		return r.decideGroup(o, e)
+	}
+	return r.decideUser(o, e, userFor{selected: true})
+}
+
+// statusOf reads a search result's state off the rules' verdict.
+func statusOf(v verdict) Status {
+	switch v.ent.Action {
+	case ActionCreated:
+		return Status{State: StateNew}
+	case ActionUpdated, ActionUnchanged:
+		st := Status{State: StateImported}
+		if v.old != nil {
+			st.Existing = v.old.Username
+		} else if v.oldG != nil {
+			st.Existing = v.oldG.Name
+		}
+		return st
+	case ActionSkipped:
+		switch v.ent.Block {
+		case BlockedInternal:
+			return Status{State: StateBlockedInternal, Reason: v.ent.Reason, Existing: v.blocker}
+		case BlockedSource:
+			return Status{State: StateBlockedSource, Reason: v.ent.Reason, Existing: v.blocker}
+		}
+	}
+	return Status{State: StateFailed, Reason: v.ent.Reason, Existing: v.blocker}
+}
+
+// Classify tells, for each entry read from source, what selecting it for
+// an import would do: the import rules' own decision for the entry alone,
+// run dry. It reads the store only.
 func (s *Store) Classify(source string, entries []directory.Entry) ([]Status, error) {
 	out := make([]Status, len(entries))
+	now := s.now().UnixNano()
 	err := s.view(func(t *txKV) error {
+		o := newOverlayKV(t)
 		for i := range entries {
-			st, err := classify(t, source, &entries[i])
+			v, err := decideAlone(o, source, &entries[i], now)
 			if err != nil {
 				return fmt.Errorf("classify %s: %w", entries[i].Name, err)
 			}
-			out[i] = st
+			out[i] = statusOf(v)
 		}
 		return nil
 	})
@@ -430,62 +466,64 @@ func (s *Store) Classify(source string, entries []directory.Entry) ([]Status, er
 
 // FieldDiff is one field of an entry that differs between directory and store.
 type FieldDiff struct {
-	Field     string // "username", "display_name", "email", "dn", "enabled"
+	Field     string // "username", "display_name", "email", "dn", "enabled", "guest"; groups: "name", "dn"
 	Directory string
 	Store     string
 }
 
 // Diff lists the fields an import of e would change in the store record
-// imported before from source; empty when nothing would change, ErrNotFound
-// when e was never imported. A user disabled in the directory shows as an
-// "enabled" difference; whether an enabled directory user gets enabled
-// depends on the import's options, so that is not shown. Groups differ by
-// "name" and "dn".
+// imported before from source — the import rules' own decision, run dry —
+// empty when nothing would change, ErrNotFound when e was never imported.
+// A user disabled in the directory shows as an "enabled" difference;
+// whether an enabled directory user gets enabled depends on the import's
+// options, so that is not shown.
 func (s *Store) Diff(source string, e directory.Entry) ([]FieldDiff, error) {
 	d := []FieldDiff{}
 	err := s.view(func(t *txKV) error {
-		add := func(field, dir, st string) {
-			if dir != st {
-				d = append(d, FieldDiff{Field: field, Directory: dir, Store: st})
-			}
-		}
-		if e.Type == directory.TypeGroup {
-			id := groupIDByExt(t, source, e.ExternalID)
-			if id == 0 || e.ExternalID == "" {
-				return fmt.Errorf("group %s was never imported from %s: %w", e.Name, source, ErrNotFound)
-			}
-			g, err := getGroup(t, id)
-			if err != nil {
-				return err
-			}
-			add("name", e.Name, g.Name)
-			add("dn", e.DN, g.DN)
-			return nil
-		}
-		id := userIDByExt(t, source, e.ExternalID)
-		if id == 0 || e.ExternalID == "" {
-			return fmt.Errorf("user %s was never imported from %s: %w", e.Name, source, ErrNotFound)
-		}
-		u, err := getUser(t, id)
+		v, err := decideAlone(newOverlayKV(t), source, &e, s.now().UnixNano())
 		if err != nil {
 			return err
 		}
-		if !u.Linked {
-			add("username", e.Name, u.Username)
+		switch {
+		case v.old != nil && v.nu != nil && v.old.Source == source && v.old.ExternalID == e.ExternalID:
+			for _, f := range userChanges(v.old, v.nu) {
+				d = append(d, FieldDiff{Field: f, Directory: userField(v.nu, f), Store: userField(v.old, f)})
+			}
+		case v.oldG != nil && v.nuG != nil:
+			if v.oldG.Name != v.nuG.Name {
+				d = append(d, FieldDiff{Field: "name", Directory: v.nuG.Name, Store: v.oldG.Name})
+			}
+			if v.oldG.DN != v.nuG.DN {
+				d = append(d, FieldDiff{Field: "dn", Directory: v.nuG.DN, Store: v.oldG.DN})
+			}
+		default:
+			return fmt.Errorf("%s %s was never imported from %s: %w", e.Type, e.Name, source, ErrNotFound)
 		}
-		add("display_name", e.DisplayName, u.DisplayName)
-		add("email", e.Email, u.Email)
-		add("dn", e.DN, u.DN)
-		if e.Disabled && u.Enabled {
-			add("enabled", "false", "true")
-		}
-		add("guest", strconv.FormatBool(e.Guest), strconv.FormatBool(u.Guest))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// userField is the text of one field userChanges names.
+func userField(u *userRec, field string) string {
+	switch field {
+	case "username":
+		return u.Username
+	case "display_name":
+		return u.DisplayName
+	case "email":
+		return u.Email
+	case "dn":
+		return u.DN
+	case "enabled":
+		return strconv.FormatBool(u.Enabled)
+	case "guest":
+		return strconv.FormatBool(u.Guest)
+	}
+	return ""
 }
 
 // Departed lists the external IDs of the store's members of the group read

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -160,8 +159,8 @@ func TestSync_IncompleteReadRemovesAndDisablesNothing(t *testing.T) {
 			t.Errorf("%s: %d skipped, want 10: %+v", r.Status, r.Counts.Skipped, r.Entries)
 		}
 	}
-	if run.Status != RunCompleted {
-		t.Errorf("status %s", run.Status)
+	if run.Status != RunIncomplete {
+		t.Errorf("status %s, want incomplete", run.Status)
 	}
 	if got := groupMembers(t, st, "Sales"); len(got) != 10 {
 		t.Errorf("members after an incomplete read: %v", got)
@@ -186,24 +185,31 @@ func TestSync_RemovalThreshold(t *testing.T) {
 	shrunk := GroupInput{Read: groupRead("Sales", all[12:]...)}
 	const msg = `sync of group "Sales" would remove or disable 12 of 40 members (threshold 4); re-run with --force to apply`
 
-	t.Run("blocked without force, before writing anything", func(t *testing.T) {
+	t.Run("without force the group fails and nothing is removed", func(t *testing.T) {
 		t.Parallel()
 		st := setup(t)
 		run, err := syncGroup(t, st, shrunk, false)
-		if !errors.Is(err, ErrThreshold) || run != nil {
-			t.Fatalf("Apply = %v, %v; want ErrThreshold and no run", run, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err.Error() != msg {
-			t.Errorf("error %q, want %q", err, msg)
+		var e RunEntry
+		for _, x := range run.Entries {
+			if x.Type == directory.TypeGroup && x.Action == ActionFailed {
+				e = x
+			}
+		}
+		if e.Name != "Sales" || e.Block != BlockedThreshold ||
+			!strings.Contains(e.Reason, "would remove or disable 12 of 40 members (threshold 4)") {
+			t.Errorf("group entry %+v", e)
+		}
+		if run.Error != msg || run.Counts.Removed != 0 || run.Counts.Skipped != 12 {
+			t.Errorf("run error %q counts %+v", run.Error, run.Counts)
 		}
 		if got := groupMembers(t, st, "Sales"); len(got) != 40 {
 			t.Errorf("%d members left, want 40", len(got))
 		}
-		if runs, _ := st.ListRuns(); len(runs) != 1 {
-			t.Errorf("the refused sync was journaled: %+v", runs)
-		}
 	})
-	t.Run("plan reports it", func(t *testing.T) {
+	t.Run("plan says what apply does", func(t *testing.T) {
 		t.Parallel()
 		st := setup(t)
 		plan, err := st.Plan(context.Background(), Input{Source: "dc01", Groups: []GroupInput{shrunk}, Options: allOn})
@@ -213,8 +219,15 @@ func TestSync_RemovalThreshold(t *testing.T) {
 		if plan.Error != msg {
 			t.Errorf("plan error %q, want %q", plan.Error, msg)
 		}
-		if plan.Counts.Removed != 12 {
-			t.Errorf("plan counts %+v, want the 12 removals --force would make", plan.Counts)
+		if plan.Counts.Removed != 0 || plan.Counts.Failed != 1 || plan.Counts.Skipped != 12 {
+			t.Errorf("plan counts %+v, want the group failed and 12 members not removed", plan.Counts)
+		}
+		applied, err := syncGroup(t, st, shrunk, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if applied.Counts != plan.Counts {
+			t.Errorf("apply counts %+v, plan counts %+v", applied.Counts, plan.Counts)
 		}
 	})
 	t.Run("applied with force", func(t *testing.T) {
@@ -246,9 +259,9 @@ func TestSync_RemovalThreshold(t *testing.T) {
 		if _, err := syncGroup(t, st, GroupInput{Read: groupRead("Sales", all[:2]...)}, true); err != nil {
 			t.Fatal(err)
 		}
-		_, err := syncGroup(t, st, GroupInput{Read: groupRead("Sales", all[:1]...)}, false)
-		if !errors.Is(err, ErrThreshold) || !strings.Contains(err.Error(), "1 of 2 members (threshold 0)") {
-			t.Errorf("removing 1 of 2 = %v, want ErrThreshold", err)
+		run, err := syncGroup(t, st, GroupInput{Read: groupRead("Sales", all[:1]...)}, false)
+		if err != nil || !strings.Contains(run.Error, "1 of 2 members (threshold 0)") || run.Counts.Removed != 0 {
+			t.Errorf("removing 1 of 2 = %v, %+v; want refused by the threshold", err, run)
 		}
 	})
 	t.Run("a custom threshold", func(t *testing.T) {
@@ -256,9 +269,9 @@ func TestSync_RemovalThreshold(t *testing.T) {
 		st := setup(t)
 		opts := allOn
 		opts.Threshold = Threshold{Percent: 50, Max: 10}
-		_, err := st.Apply(context.Background(), Input{Source: "dc01", Groups: []GroupInput{shrunk}, Options: opts}, nil)
-		if !errors.Is(err, ErrThreshold) || !strings.Contains(err.Error(), "(threshold 10)") {
-			t.Errorf("Apply = %v, want the threshold of 10", err)
+		run, err := st.Apply(context.Background(), Input{Source: "dc01", Groups: []GroupInput{shrunk}, Options: opts}, nil)
+		if err != nil || !strings.Contains(run.Error, "(threshold 10)") || run.Counts.Removed != 0 {
+			t.Errorf("Apply = %v, %+v; want the threshold of 10", err, run)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
@@ -253,6 +254,10 @@ type groupScreen struct {
 	noteErr    bool
 	members    table[string]
 	syncOnLoad bool
+	// syncing is set by the key that starts a sync: a second one, queued
+	// before the next screen arrives, starts nothing. Back on top, the
+	// card reloads and may sync again.
+	syncing bool
 }
 
 func newGroupScreen(sh *shared, name string) *groupScreen {
@@ -265,6 +270,13 @@ func (s *groupScreen) Title() string { return s.name }
 // Init implements screen.
 func (s *groupScreen) Init() tea.Cmd { return s.load() }
 
+// revealed implements revealer: back on top after a sync, the card shows
+// the group as it is now.
+func (s *groupScreen) revealed() tea.Cmd {
+	s.syncing = false
+	return s.load()
+}
+
 func (s *groupScreen) load() tea.Cmd {
 	tg, _ := s.renew()
 	st, name := s.sh.cfg.Store, s.name
@@ -275,7 +287,7 @@ func (s *groupScreen) load() tea.Cmd {
 }
 
 // groupCardLines is the card's height above the member list.
-const groupCardLines = 9
+const groupCardLines = 10
 
 // SetSize implements screen.
 func (s *groupScreen) SetSize(w, h int) {
@@ -389,6 +401,10 @@ func (s *groupScreen) sync() tea.Cmd {
 		s.note, s.noteErr = reason, true
 		return nil
 	}
+	if s.syncing {
+		return nil
+	}
+	s.syncing = true
 	src, _ := s.source()
 	g := s.g
 	sh := s.sh
@@ -403,27 +419,26 @@ func (s *groupScreen) sync() tea.Cmd {
 	return push(conn)
 }
 
-// syncJob is the synchronization of one group: read it whole from dir,
-// then apply with the sync's options (role assignments never change).
+// syncJob is the synchronization of one group, the request `usersync sync
+// GROUP --yes` makes: read it whole from dir, then apply with the sync's
+// options (the group's remembered choices; role assignments never
+// change). A read that fails is journaled as a failed run, as the CLI
+// journals it.
 func syncJob(sh *shared, g store.Group, dir directory.Directory, returnTo screenID) job {
 	st := sh.cfg.Store
+	req := importer.Sync{Groups: []string{g.Name}}
 	return job{
 		title:    "Synchronizing group " + g.Name,
 		verb:     "synchronization",
 		returnTo: returnTo,
 		dir:      dir,
 		prepare: func(ctx context.Context) (store.Input, error) {
-			gi, err := st.ReadGroup(ctx, dir, g.ExternalID)
+			env := importer.Env{Store: st, Actor: sh.cfg.Actor}
+			p, _, err := req.Prepare(ctx, env, dir, []store.Group{g}, req.CommandLine(), true)
 			if err != nil {
 				return store.Input{}, err
 			}
-			return store.Input{
-				Source:  g.Source,
-				Actor:   sh.cfg.Actor,
-				Command: "usersync sync " + shellQuote(g.Name) + " --yes",
-				Groups:  []store.GroupInput{gi},
-				Options: store.SyncOptions(dir.Kind()),
-			}, nil
+			return p.Input, nil
 		},
 	}
 }
@@ -460,6 +475,7 @@ func (s *groupScreen) View() string {
 		field(s.sh, "External ID", g.ExternalID, lw),
 		field(s.sh, "DN", g.DN, lw),
 		field(s.sh, "Synchronized", synced, lw),
+		field(s.sh, "New members", newMembers(g), lw),
 		field(s.sh, "Roles", roles, lw),
 		"",
 		st.heading.Render(fmt.Sprintf("Members (%d)", len(g.Members))),
@@ -485,4 +501,18 @@ func (s *groupScreen) View() string {
 		lines = append(lines, st.dim.Render("An internal group: made in the application, not synchronized."))
 	}
 	return joinLines(lines)
+}
+
+// newMembers says how a sync adds the group's new members: as the import
+// that brought the group in chose.
+func newMembers(g store.Group) string {
+	switch {
+	case g.Kind != store.External:
+		return "added by hand"
+	case g.Import == nil:
+		return "created disabled, pending review (imported before usersync remembered its choices)"
+	case g.Import.Enable:
+		return "enabled, as the group's import chose"
+	}
+	return "created disabled, pending review, as the group's import chose"
 }

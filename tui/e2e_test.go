@@ -15,6 +15,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/directory/ldap"
 	"github.com/usersync/usersync/directory/ldap/slapdtest"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
@@ -96,7 +97,7 @@ func (l *lab) seed(t *testing.T) {
 	if err := dir.Search(ctx, "Analysis", func(e directory.Entry) error { found = append(found, e); return nil }); err != nil || len(found) != 1 {
 		t.Fatalf("search Analysis: %v %v", found, err)
 	}
-	gi, err := l.st.ReadGroup(ctx, dir, found[0].ExternalID)
+	gi, err := importer.ReadGroup(ctx, l.st, dir, found[0].ExternalID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
@@ -379,14 +380,14 @@ func TestEntraGroups_EnterNeedsAGroupAndAnOption(t *testing.T) {
 	tickGroup(t, d, g, "Sales")
 	// Untick Add new users: with neither option there is nothing to do.
 	d.keys("tab", "space")
-	if g.sess.addNew || g.focus != chooseOptions {
-		t.Fatalf("Tab, Space: addNew %v, focus %v", g.sess.addNew, g.focus)
+	if g.sess.req.AddNew || g.focus != chooseOptions {
+		t.Fatalf("Tab, Space: addNew %v, focus %v", g.sess.req.AddNew, g.focus)
 	}
 	d.keys("enter")
 	d.mustShow("Tick Add new users, Update previously imported users, or both")
 	d.keys("right", "space", "enter")
-	if _, ok := d.active().(*rolePicker); !ok || !g.sess.update {
-		t.Fatalf("Enter with a group and Update ticked: %T, update %v", d.active(), g.sess.update)
+	if _, ok := d.active().(*rolePicker); !ok || !g.sess.req.UpdateExisting {
+		t.Fatalf("Enter with a group and Update ticked: %T, update %v", d.active(), g.sess.req.UpdateExisting)
 	}
 	d.mustShow("Roles for new users")
 }
@@ -396,7 +397,7 @@ func TestEntraGroups_EnterNeedsAGroupAndAnOption(t *testing.T) {
 func toSummary(t *testing.T, d *driver, g *entraGroupsScreen, update bool, roles ...string) *entraSummaryScreen {
 	t.Helper()
 	tickGroup(t, d, g, "Sales")
-	g.sess.update = update
+	g.sess.req.UpdateExisting = update
 	d.keys("enter")
 	p, ok := d.active().(*rolePicker)
 	if !ok {
@@ -447,7 +448,7 @@ func TestEntraSummary_EmailMatchLeftAloneUnlessUpdateIsTicked(t *testing.T) {
 					t.Errorf("summary lacks %q:\n%s", want, view)
 				}
 			}
-			in := s.planned.in.Options
+			in := s.planned.prepared.Input.Options
 			if !in.MatchByEmail || !in.RequireEmail || !in.AddNew || in.UpdateExisting != tc.update || !in.Enable {
 				t.Fatalf("options = %+v", in)
 			}
@@ -461,8 +462,9 @@ func TestEntraSummary_SharedGroupNameIsWrittenAsItsID(t *testing.T) {
 	b := directory.Entry{Type: directory.TypeGroup, ExternalID: "g-2", Name: "field sales"}
 	c := directory.Entry{Type: directory.TypeGroup, ExternalID: "g-3", Name: "O'Brien's team"}
 	sess.seen([]resultRow{{e: a}, {e: b}, {e: c}})
-	cmd := entraCommand{tenant: "contoso", groups: []string{sess.groupArg(a), sess.groupArg(c)}, update: true,
-		roles: []store.Assignment{{Role: "Viewer", Scope: "global"}, {Role: "Editor", Scope: "project x"}}}.String()
+	req := importer.Entra{Tenant: "contoso", Groups: []string{sess.groupArg(a), sess.groupArg(c)}, UpdateExisting: true,
+		Roles: []store.Assignment{{Role: "Viewer", Scope: "global"}, {Role: "Editor", Scope: "project x"}}}
+	cmd := req.CommandLine()
 	want := `usersync import entra --tenant contoso --group g-1 --group 'O'\''Brien'\''s team' --update-existing --roles 'Viewer,Editor@project x' --yes`
 	if cmd != want {
 		t.Fatalf("command =\n%s\nwant\n%s", cmd, want)
@@ -664,11 +666,11 @@ func TestEntraGroups_MouseTicksGroupsAndOptions(t *testing.T) {
 	}
 	// The options line is under the rows.
 	d.send(mouseMsg{kind: mouseClick, x: optionsSplit + 4, y: chooserTop + g.results.t.height})
-	if !g.sess.update || g.focus != chooseOptions {
-		t.Fatalf("a click on Update previously imported users: update %v, focus %v", g.sess.update, g.focus)
+	if !g.sess.req.UpdateExisting || g.focus != chooseOptions {
+		t.Fatalf("a click on Update previously imported users: update %v, focus %v", g.sess.req.UpdateExisting, g.focus)
 	}
 	d.send(mouseMsg{kind: mouseClick, x: 4, y: chooserTop + g.results.t.height})
-	if g.sess.addNew {
+	if g.sess.req.AddNew {
 		t.Fatal("a click on Add new users did not untick it")
 	}
 }

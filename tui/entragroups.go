@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
@@ -31,10 +32,10 @@ type entraSession struct {
 	// ids lists, by folded display name, the ids of the groups seen with
 	// that name: a name shared by several groups is written as an id in
 	// the command line.
-	ids    map[string]map[string]bool
-	addNew bool
-	update bool
-	roles  []store.Assignment
+	ids map[string]map[string]bool
+	// req is the import the choices make (tenant, add new, update
+	// existing, roles); the summary completes it with the groups.
+	req importer.Entra
 }
 
 // picked returns the picked groups, sorted by name.
@@ -59,7 +60,7 @@ func (s *entraSession) picked() []directory.Entry {
 func (s *entraSession) seen(rows []resultRow) {
 	for _, r := range rows {
 		s.known[r.e.ExternalID] = r.e
-		f := foldName(r.e.Name)
+		f := store.Fold(r.e.Name)
 		if s.ids[f] == nil {
 			s.ids[f] = map[string]bool{}
 		}
@@ -70,7 +71,7 @@ func (s *entraSession) seen(rows []resultRow) {
 // groupArg is how --group names g: its display name, or its object id
 // when several groups seen share the name.
 func (s *entraSession) groupArg(g directory.Entry) string {
-	if len(s.ids[foldName(g.Name)]) > 1 || g.Name == "" {
+	if len(s.ids[store.Fold(g.Name)]) > 1 || g.Name == "" {
 		return g.ExternalID
 	}
 	return g.Name
@@ -205,7 +206,7 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 		return s.search(msg.q)
 	case rolesChosenMsg:
 		// The role picker answered: on to the summary.
-		s.sess.roles = msg.roles
+		s.sess.req.Roles = msg.roles
 		return push(newEntraSummaryScreen(s.sh, s.sess, s.ID()))
 	case refreshMsg:
 		// A run finished: start afresh, the groups' states changed.
@@ -304,9 +305,9 @@ func (s *entraGroupsScreen) keyInOptions(msg tea.KeyPressMsg) tea.Cmd {
 
 func (s *entraGroupsScreen) toggleOption(i int) {
 	if i == 0 {
-		s.sess.addNew = !s.sess.addNew
+		s.sess.req.AddNew = !s.sess.req.AddNew
 	} else {
-		s.sess.update = !s.sess.update
+		s.sess.req.UpdateExisting = !s.sess.req.UpdateExisting
 	}
 }
 
@@ -342,11 +343,11 @@ func (s *entraGroupsScreen) next() tea.Cmd {
 	case len(s.sess.selected) == 0:
 		s.note = "Tick one or more groups with Space, then press Enter."
 		return nil
-	case !s.sess.addNew && !s.sess.update:
+	case !s.sess.req.AddNew && !s.sess.req.UpdateExisting:
 		s.note = "Tick Add new users, Update previously imported users, or both (Tab)."
 		return s.focusOn(chooseOptions)
 	}
-	p := newRolePicker(s.sh, s.sess.roles, s.tag())
+	p := newRolePicker(s.sh, s.sess.req.Roles, s.tag())
 	p.title = "Roles for new users"
 	p.heading = "Roles for new users: the imported groups get them, their members hold them"
 	return push(p)
@@ -511,8 +512,8 @@ func (s *entraGroupsScreen) View() string {
 		lines = append(lines, st.accent.Render(cut(s.note, w)))
 	case s.watch.waiting():
 		lines = append(lines, st.warn.Render(cut("  "+s.watch.line(), w)))
-	case len(s.sess.roles) > 0:
-		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+assignmentsText(s.sess.roles)+" (Enter changes them)", w)))
+	case len(s.sess.req.Roles) > 0:
+		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+assignmentsText(s.sess.req.Roles)+" (Enter changes them)", w)))
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  group %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}
@@ -533,8 +534,8 @@ func (s *entraGroupsScreen) optionsLine() string {
 		}
 		return marker + box + " " + text
 	}
-	first := item(0, s.sess.addNew, "Add new users")
-	return pad(first, optionsSplit) + item(1, s.sess.update, "Update previously imported users")
+	first := item(0, s.sess.req.AddNew, "Add new users")
+	return pad(first, optionsSplit) + item(1, s.sess.req.UpdateExisting, "Update previously imported users")
 }
 
 func boxText(on bool) string {

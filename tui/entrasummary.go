@@ -13,48 +13,6 @@ import (
 	"github.com/usersync/usersync/store"
 )
 
-// entraCommand is the command line that repeats an Entra wizard import
-// from a script: usersync import entra --tenant T --group G … --yes.
-type entraCommand struct {
-	tenant         string
-	groups         []string // display names, or object ids when a name is shared
-	addNew, update bool
-	roles          []store.Assignment
-}
-
-func (c entraCommand) String() string {
-	args := []string{"usersync", "import", "entra", "--tenant", shellQuote(c.tenant)}
-	for _, g := range c.groups {
-		args = append(args, "--group", shellQuote(g))
-	}
-	if c.addNew {
-		args = append(args, "--add-new")
-	}
-	if c.update {
-		args = append(args, "--update-existing")
-	}
-	if len(c.roles) > 0 {
-		args = append(args, "--roles", shellQuote(assignmentsText(c.roles)))
-	}
-	return strings.Join(append(args, "--yes"), " ")
-}
-
-// entraInput is the import the Entra wizard's choices make, before the
-// groups are read: the store's rules with matching by email and email
-// required, as the CLI's 'import entra' applies them.
-func entraInput(sess *entraSession, actor, command string) store.Input {
-	return store.Input{
-		Source:  sess.source.Name,
-		Actor:   actor,
-		Command: command,
-		Options: store.Options{
-			Enable: true, Roles: sess.roles,
-			AddNew: sess.addNew, UpdateExisting: sess.update,
-			MatchByEmail: true, RequireEmail: true,
-		},
-	}
-}
-
 // entraSummaryScreen is the Entra wizard's summary: the groups, how many
 // users will be created, updated and skipped (and why), the roles new
 // users get, and the equivalent command line. It reads the picked groups
@@ -73,6 +31,9 @@ type entraSummaryScreen struct {
 	planned  *plannedMsg
 	err      string
 	p        pager
+	// started is set by the Enter that starts the import: a second Enter,
+	// queued before the progress screen arrives, starts nothing.
+	started bool
 }
 
 func newEntraSummaryScreen(sh *shared, sess *entraSession, chooser screenID) *entraSummaryScreen {
@@ -87,18 +48,20 @@ func (s *entraSummaryScreen) Title() string { return "Summary" }
 // Init implements screen: read the groups and plan.
 func (s *entraSummaryScreen) Init() tea.Cmd {
 	s.groups = s.sess.picked()
-	c := entraCommand{tenant: s.sess.source.Name, addNew: s.sess.addNew, update: s.sess.update, roles: s.sess.roles}
+	req := &s.sess.req
+	req.Tenant, req.Groups = s.sess.source.Name, nil
 	for _, g := range s.groups {
-		c.groups = append(c.groups, s.sess.groupArg(g))
+		req.Groups = append(req.Groups, s.sess.groupArg(g))
 	}
-	s.command = c.String()
+	s.command = req.CommandLine()
 	return s.plan()
 }
 
 // plan reads the groups and plans, in a command.
 func (s *entraSummaryScreen) plan() tea.Cmd {
-	in := entraInput(s.sess, s.sh.cfg.Actor, s.command)
-	s.planning, s.planned, s.err = true, nil, ""
+	req := &s.sess.req
+	in := store.Input{Source: req.Tenant, Actor: s.sh.cfg.Actor, Command: s.command, Options: req.Options()}
+	s.planning, s.planned, s.err, s.started = true, nil, "", false
 	s.render()
 	tg, ctx := s.renew()
 	st, dir, groups := s.sh.cfg.Store, directory.Directory(s.sess.dir), s.groups
@@ -184,11 +147,14 @@ func (s *entraSummaryScreen) start() tea.Cmd {
 		return status("Still reading the groups…")
 	case s.planned == nil || s.err != "":
 		return s.plan() // read again
+	case s.started:
+		return nil
 	}
+	s.started = true
 	j := job{
 		title:    "Importing from " + s.sess.source.Name,
 		verb:     "import",
-		in:       s.planned.in,
+		in:       s.planned.prepared.Input,
 		total:    planTotal(s.planned.run),
 		returnTo: s.chooser,
 		events:   s.sess.dir.ev,
@@ -251,19 +217,19 @@ func (s *entraSummaryScreen) render() {
 		names = append(names, n)
 	}
 	addField("Groups", strings.Join(names, ", "))
-	if s.sess.addNew {
+	if s.sess.req.AddNew {
 		addField("Add new users", "yes — enabled (disabled in Entra stay disabled)")
 	} else {
 		addField("Add new users", "no — skip users not in the store yet")
 	}
-	if s.sess.update {
+	if s.sess.req.UpdateExisting {
 		addField("Update existing", "yes — refresh users imported before or matched by email")
 	} else {
 		addField("Update existing", "no — skip users imported before or matched by email")
 	}
 	roles := "none"
-	if len(s.sess.roles) > 0 {
-		roles = assignmentsText(s.sess.roles) + " — the new groups get them; members hold them"
+	if len(s.sess.req.Roles) > 0 {
+		roles = assignmentsText(s.sess.req.Roles) + " — the new groups get them; members hold them"
 	}
 	addField("Roles for new users", roles)
 	add("")
@@ -339,9 +305,9 @@ func (s *entraSummaryScreen) render() {
 			}
 		}
 	}
-	if s.planned != nil && len(s.planned.warnings) > 0 {
+	if s.planned != nil && s.planned.prepared != nil && len(s.planned.prepared.Warnings) > 0 {
 		add("", st.heading.Render("Warnings"))
-		for _, wn := range s.planned.warnings {
+		for _, wn := range s.planned.prepared.Warnings {
 			for i, l := range wrapHard(wn, max(10, w-4)) {
 				prefix := "  "
 				if i == 0 {

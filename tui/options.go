@@ -47,7 +47,7 @@ func (s *optionsScreen) Help() helpMap {
 		enter = with(k.Enter, "pick a user")
 	}
 	short := []key.Binding{k.Up, k.Down, with(k.Toggle, "change"), enter, with(k.Back, "results")}
-	if s.cursor == optCopy && s.sess.opts.copyFrom != "" {
+	if s.cursor == optCopy && s.sess.req.CopyRolesFrom != "" {
 		short = append(short, key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "clear")))
 	}
 	return helpMap{short: short}
@@ -58,9 +58,9 @@ func (s *optionsScreen) Update(msg tea.Msg) tea.Cmd {
 	k := &s.sh.keys
 	switch msg := msg.(type) {
 	case rolesChosenMsg:
-		s.sess.opts.roles = msg.roles
+		s.sess.req.Roles = msg.roles
 	case userPickedMsg:
-		s.sess.opts.copyFrom = msg.name
+		s.sess.req.CopyRolesFrom = msg.name
 	case mouseMsg:
 		if msg.kind == mouseClick {
 			if i, ok := s.itemAt(msg.y); ok {
@@ -84,7 +84,7 @@ func (s *optionsScreen) Update(msg tea.Msg) tea.Cmd {
 			return s.activate(false)
 		case msg.String() == "x" || msg.String() == "backspace" || msg.String() == "delete":
 			if s.cursor == optCopy {
-				s.sess.opts.copyFrom = ""
+				s.sess.req.CopyRolesFrom = ""
 			}
 		case key.Matches(msg, k.Back):
 			return back()
@@ -99,11 +99,11 @@ func (s *optionsScreen) activate(space bool) tea.Cmd {
 	switch s.cursor {
 	case optEnable:
 		if space {
-			s.sess.opts.enable = !s.sess.opts.enable
+			s.sess.req.Enable = !s.sess.req.Enable
 			return nil
 		}
 	case optRoles:
-		return push(newRolePicker(s.sh, s.sess.opts.roles, s.tag()))
+		return push(newRolePicker(s.sh, s.sess.req.Roles, s.tag()))
 	case optCopy:
 		return push(newUserPicker(s.sh, "Copy roles from", "Copy roles and assignments from which user?", "", s.tag()))
 	}
@@ -128,7 +128,7 @@ func (s *optionsScreen) itemAt(y int) (int, bool) {
 // View implements screen.
 func (s *optionsScreen) View() string {
 	st := s.sh.st
-	o := s.sess.opts
+	o := &s.sess.req
 	sel := len(s.search.results.selected)
 	lines := []string{
 		st.heading.Render(fmt.Sprintf("Options for importing %s from %s", plural(sel, "entry", "entries"), s.sess.source.Name)),
@@ -138,24 +138,24 @@ func (s *optionsScreen) View() string {
 		lines = append(lines, rowLine(s.sh, s.cursor == i, text, s.width), "    "+st.dim.Render(detail))
 	}
 	box := boxOff
-	if o.enable {
+	if o.Enable {
 		box = boxOn
 	}
 	enableDetail := "Off: new users are created disabled, pending review."
-	if o.enable {
+	if o.Enable {
 		enableDetail = "On: new users can sign in at once (users disabled in the directory stay disabled)."
 	}
 	item(optEnable, box+" Enable users after import", enableDetail)
 	lines = append(lines, "")
 	roles := "none"
-	if len(o.roles) > 0 {
-		roles = assignmentsText(o.roles)
+	if len(o.Roles) > 0 {
+		roles = assignmentsText(o.Roles)
 	}
 	item(optRoles, "Role assignments — Set roles…", "Assign roles to the user/group: "+roles)
 	lines = append(lines, "")
 	from := "nobody"
-	if o.copyFrom != "" {
-		from = o.copyFrom
+	if o.CopyRolesFrom != "" {
+		from = o.CopyRolesFrom
 	}
 	item(optCopy, "Copy roles and assignments from…", "New users and groups also get the roles of: "+from)
 	lines = append(lines, "")

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -119,9 +119,10 @@ type progressScreen struct {
 
 	confirmCancel bool
 	cancelling    bool
-	askForce      bool   // the threshold stopped a sync: apply anyway?
-	reading       bool   // the job is still reading its input (a group)
-	err           string // the apply failed without a run
+	askForce      bool        // the threshold stopped a sync: apply anyway?
+	held          *appliedMsg // the run the threshold stopped, reported on "no"
+	reading       bool        // the job is still reading its input (a group)
+	err           string      // the apply failed without a run
 	now           func() time.Time
 	watch         throttleWatch // Microsoft Graph's throttling, for an Entra job
 }
@@ -215,9 +216,9 @@ func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 			s.j.in, s.j.prepare = *msg.in, nil
 		}
 		switch {
-		case errors.Is(msg.err, store.ErrThreshold) && !s.j.in.Options.Force:
-			s.askForce = true
-			s.err = msg.err.Error()
+		case msg.run != nil && msg.err == nil && msg.run.OverThreshold() && !s.j.in.Options.Force:
+			s.askForce, s.held = true, &msg
+			s.err = msg.run.Error
 			return nil
 		case msg.run == nil && msg.err != nil:
 			s.err = msg.err.Error()
@@ -234,10 +235,13 @@ func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 			s.askForce = false
 			if key.Matches(msg, k.Yes) {
 				s.j.in.Options.Force = true
-				s.j.in.Command += " --force"
+				s.j.in.Command = strings.Replace(s.j.in.Command, " --yes", " --force --yes", 1)
 				return s.start()
 			}
-			return send(popToMsg{id: s.j.returnTo})
+			held := s.held
+			s.held = nil
+			s.sh.changes++
+			return replace(newReportScreen(s.sh, s.j, held.run, held.err))
 		case s.confirmCancel:
 			s.confirmCancel = false
 			if key.Matches(msg, k.Yes) {
@@ -274,7 +278,7 @@ func (s *progressScreen) View() string {
 			"",
 			"This synchronization would remove or disable more users than the safety",
 			"threshold allows (10% of the group or 500 users, whichever is smaller).",
-			"Nothing was changed.",
+			"Nobody was removed or disabled; the other changes were applied.",
 			"",
 			st.accent.Render("Apply it anyway? (y/N)"))
 		return joinLines(lines)

@@ -212,17 +212,22 @@ func TestProgress_ThresholdAsksThenForces(t *testing.T) {
 	p := newProgressScreen(sh, job{title: "Synchronizing group Sales", verb: "synchronization", in: store.Input{Command: "usersync sync Sales --yes"}})
 	p.SetSize(80, 22)
 	p.running = true
-	cmd := p.Update(appliedMsg{tag: p.tag(), err: store.ErrThreshold})
+	stopped := &store.Run{ID: 7, Status: store.RunCompleted, Error: `sync of group "Sales" would remove or disable 5 of 6 members (threshold 0)`,
+		Entries: []store.RunEntry{{Name: "Sales", Type: "group", Action: store.ActionFailed, Block: store.BlockedThreshold}}}
+	cmd := p.Update(appliedMsg{tag: p.tag(), run: stopped})
 	if cmd != nil || !p.askForce {
-		t.Fatal("ErrThreshold did not ask for confirmation")
+		t.Fatal("a group over the threshold did not ask for confirmation")
 	}
 	if !strings.Contains(ansi.Strip(p.View()), "Apply it anyway? (y/N)") {
 		t.Fatalf("no question:\n%s", ansi.Strip(p.View()))
 	}
-	// n goes back without forcing.
+	// n shows the report of the run as it was, without forcing.
 	msgs := flatten(t, p.Update(keyPress("n")))
 	if len(msgs) != 1 || p.j.in.Options.Force {
 		t.Fatalf("n: %v, force %v", msgs, p.j.in.Options.Force)
+	}
+	if r, ok := msgs[0].(replaceMsg); !ok || r.s.(*reportScreen).run.ID != 7 {
+		t.Fatalf("n did not show the run's report: %#v", msgs[0])
 	}
 }
 
@@ -304,7 +309,7 @@ func TestOptions_ToggleAndPickersAnswers(t *testing.T) {
 	o := newOptionsScreen(sh, sess, search)
 	o.SetSize(80, 22)
 	o.Update(keyPress("space"))
-	if !sess.opts.enable {
+	if !sess.req.Enable {
 		t.Fatal("Space did not enable users after import")
 	}
 	o.Update(keyPress("down"))
@@ -324,7 +329,7 @@ func TestOptions_ToggleAndPickersAnswers(t *testing.T) {
 		}
 	}
 	o.Update(keyPress("x"))
-	if sess.opts.copyFrom != "" {
+	if sess.req.CopyRolesFrom != "" {
 		t.Fatal("x did not clear copy roles from")
 	}
 	o.Update(keyPress("up"))
@@ -360,50 +365,5 @@ func TestRolePicker_ScopeDefaultsToGlobal(t *testing.T) {
 	want := []store.Assignment{{Role: "Editor", Scope: "project-x"}, {Role: "Viewer", Scope: "global"}}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("roles %v, want %v", got, want)
-	}
-}
-
-func TestCommandLine_QuotesAndSelectAll(t *testing.T) {
-	for _, tc := range []struct {
-		c    importCommand
-		want string
-	}{
-		{importCommand{server: "dc01", query: "an*", names: []string{"andarm", "andbal"}},
-			"usersync import ldap --server dc01 --query 'an*' --select andarm,andbal --yes"},
-		{importCommand{server: "dc01", query: "an*", all: true, roles: []store.Assignment{{Role: "Viewer", Scope: "global"}, {Role: "Editor", Scope: "project-x"}}, enable: true, copyFrom: "mentor"},
-			"usersync import ldap --server dc01 --query 'an*' --select all --roles Viewer,Editor@project-x --enable --copy-roles-from mentor --yes"},
-		{importCommand{server: "dc 01", query: "(&(uid=o'brien)(objectClass=person))", names: []string{"o'brien", "Ann Lee"}},
-			`usersync import ldap --server 'dc 01' --query '(&(uid=o'\''brien)(objectClass=person))' --select 'o'\''brien,Ann Lee' --yes`},
-	} {
-		if got := tc.c.String(); got != tc.want {
-			t.Errorf("\ngot  %s\nwant %s", got, tc.want)
-		}
-	}
-}
-
-func TestWarnings_CaseEmailsNoEmailDisabled(t *testing.T) {
-	a := user("andbal", "", "dup@example.org")
-	b := user("AndBal", "", "other@example.org")
-	b.ExternalID = "uuid-AndBal"
-	c := user("carl", "", "DUP@example.org")
-	d := user("dora", "", "")
-	e := user("eve", "", "eve@example.org")
-	e.Disabled = true
-	g := group("Analysis")
-	g.Disabled = true
-	got := importWarnings([]directory.Entry{a, b, c, d, e, g, a})
-	want := []string{
-		"AndBal, andbal differ only in case",
-		"2 users share the email dup@example.org: andbal, carl.",
-		"1 user has no email address: dora.",
-		"2 entries are disabled in the directory and will be imported disabled: eve, Analysis.",
-	}
-	if len(got) != len(want) {
-		t.Fatalf("warnings:\n%s", strings.Join(got, "\n"))
-	}
-	for i := range want {
-		if !strings.HasPrefix(got[i], want[i]) {
-			t.Errorf("warning %d:\ngot  %s\nwant %s…", i, got[i], want[i])
-		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/directory"
-	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/importer"
 )
 
 // importSession is what the wizard's screens share once a source is open:
@@ -18,14 +18,9 @@ import (
 type importSession struct {
 	source Source
 	dir    directory.Directory
-	opts   importOptions
-}
-
-// importOptions are the wizard's options screen.
-type importOptions struct {
-	enable   bool
-	roles    []store.Assignment
-	copyFrom string
+	// req is the import the wizard's choices make: the options screen
+	// fills it, the summary completes, renders and runs it.
+	req importer.LDAP
 }
 
 // openedMsg is the result of connecting to a source.

@@ -11,6 +11,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/importer"
 )
 
 // signedInMsg is the outcome of Config.OpenEntra.
@@ -123,7 +124,7 @@ func (s *signInScreen) Update(msg tea.Msg) tea.Cmd {
 		if s.then != nil {
 			return tea.Batch(done, s.then(s.src, msg.dir))
 		}
-		sess := &entraSession{source: s.src, dir: msg.dir, addNew: true}
+		sess := &entraSession{source: s.src, dir: msg.dir, req: importer.Entra{Tenant: s.src.Name, AddNew: true}}
 		return tea.Batch(done, replace(newEntraGroupsScreen(s.sh, sess)))
 	case entraEventMsg:
 		if !s.fresh(msg.tag) {

@@ -9,17 +9,17 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
-// plannedMsg is the summary's plan: the input read from the directory (the
-// selected users, and the selected groups read whole), the would-be run,
-// and the warnings.
+// plannedMsg is the summary's plan: the request read from the directory
+// (the selected users, and the selected groups read whole, with the
+// warnings) and the would-be run.
 type plannedMsg struct {
 	tag      tag
-	in       store.Input
+	prepared *importer.Prepared
 	run      *store.Run
-	warnings []string
 	err      error
 }
 
@@ -40,6 +40,9 @@ type summaryScreen struct {
 	planned  *plannedMsg
 	err      string
 	p        pager
+	// started is set by the Enter that starts the import: a second Enter,
+	// queued before the progress screen arrives, starts nothing.
+	started bool
 }
 
 func newSummaryScreen(sh *shared, sess *importSession, search *searchScreen) *summaryScreen {
@@ -64,54 +67,29 @@ func (s *summaryScreen) Init() tea.Cmd {
 			s.nUsers++
 		}
 	}
-	o := s.sess.opts
-	s.command = importCommand{
-		server: s.sess.source.Name, query: s.search.query, names: names,
-		all:   s.search.complete && s.search.results.AllSelected(),
-		roles: o.roles, enable: o.enable, copyFrom: o.copyFrom,
-	}.String()
-	in := store.Input{
-		Source:  s.sess.source.Name,
-		Actor:   s.sh.cfg.Actor,
-		Command: s.command,
-		Options: store.Options{
-			AddNew: true, UpdateExisting: true,
-			Enable: o.enable, Roles: o.roles, CopyRolesFrom: o.copyFrom,
-		},
+	req := &s.sess.req
+	req.Server, req.Query, req.Select = s.sess.source.Name, s.search.query, nil
+	if !(s.search.complete && s.search.results.AllSelected()) {
+		req.Select = names
 	}
-	s.planning, s.planned, s.err = true, nil, ""
+	s.command = req.CommandLine()
+	in := store.Input{Source: req.Server, Actor: s.sh.cfg.Actor, Command: s.command, Options: req.Options()}
+	s.planning, s.planned, s.err, s.started = true, nil, "", false
 	s.render()
 	tg, ctx := s.renew()
 	st, dir := s.sh.cfg.Store, s.sess.dir
 	return func() tea.Msg { return plan(ctx, tg, st, dir, in, entries) }
 }
 
-// plan reads the selected groups whole and asks the store for the plan.
+// plan reads the selected groups whole and asks the store for the plan
+// (importer.Prepare, then Plan: what the CLI twin does).
 func plan(ctx context.Context, tg tag, st *store.Store, dir directory.Directory, in store.Input, selected []directory.Entry) plannedMsg {
-	all := append([]directory.Entry(nil), selected...)
-	for _, e := range selected {
-		if e.Type != directory.TypeGroup {
-			in.Users = append(in.Users, e)
-			continue
-		}
-		gi, err := st.ReadGroup(ctx, dir, e.ExternalID)
-		if err != nil {
-			return plannedMsg{tag: tg, err: fmt.Errorf("could not read group %s: %w", e.Name, err)}
-		}
-		in.Groups = append(in.Groups, gi)
-		if gi.Read != nil {
-			all = append(all, gi.Read.Members...)
-		}
+	p, err := importer.Prepare(ctx, st, dir, in, selected)
+	if err != nil {
+		return plannedMsg{tag: tg, err: err}
 	}
-	run, err := st.Plan(ctx, in)
-	msg := plannedMsg{tag: tg, in: in, run: run, err: err}
-	for _, g := range in.Groups {
-		if g.Read != nil && !g.Read.Complete() {
-			msg.warnings = append(msg.warnings, fmt.Sprintf("Group %s could not be read completely (%s): nothing will be removed or disabled.", g.Read.Group.Name, g.Read.Incomplete))
-		}
-	}
-	msg.warnings = append(msg.warnings, importWarnings(all)...)
-	return msg
+	run, err := p.Plan(ctx, st)
+	return plannedMsg{tag: tg, prepared: p, run: run, err: err}
 }
 
 // SetSize implements screen.
@@ -166,10 +144,13 @@ func (s *summaryScreen) start() tea.Cmd {
 		return status("Still planning…")
 	case s.planned == nil || s.err != "":
 		return statusErr("Nothing to import: the plan failed.")
+	case s.started:
+		return nil
 	}
+	s.started = true
 	j := job{
 		title:    fmt.Sprintf("Importing from %s", s.sess.source.Name),
-		in:       s.planned.in,
+		in:       s.planned.prepared.Input,
 		total:    planTotal(s.planned.run),
 		returnTo: s.search.ID(),
 		verb:     "import",
@@ -199,19 +180,19 @@ func (s *summaryScreen) render() {
 		sel = append(sel, plural(s.nGroups, "group", "groups")+" (with their members)")
 	}
 	add("Selected: " + strings.Join(sel, " and "))
-	o := s.sess.opts
+	o := &s.sess.req
 	enable := "no — new users are created disabled, pending review"
-	if o.enable {
+	if o.Enable {
 		enable = "yes"
 	}
 	add(field(s.sh, "Enable after import", enable, 19))
 	roles := "none"
-	if len(o.roles) > 0 {
-		roles = assignmentsText(o.roles)
+	if len(o.Roles) > 0 {
+		roles = assignmentsText(o.Roles)
 	}
 	add(field(s.sh, "Roles for new", roles, 19))
-	if o.copyFrom != "" {
-		add(field(s.sh, "Copy roles from", o.copyFrom, 19))
+	if o.CopyRolesFrom != "" {
+		add(field(s.sh, "Copy roles from", o.CopyRolesFrom, 19))
 	}
 	add("")
 	switch {
@@ -238,9 +219,9 @@ func (s *summaryScreen) render() {
 			}
 		}
 	}
-	if s.planned != nil && len(s.planned.warnings) > 0 {
+	if s.planned != nil && s.planned.prepared != nil && len(s.planned.prepared.Warnings) > 0 {
 		add("", st.heading.Render("Warnings"))
-		for _, wn := range s.planned.warnings {
+		for _, wn := range s.planned.prepared.Warnings {
 			for i, l := range wrapHard(wn, max(10, w-4)) {
 				prefix := "  "
 				if i == 0 {

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
@@ -217,13 +218,13 @@ func TestSummary_ShowsPlanWarningsAndCommand(t *testing.T) {
 	startSearch(t, search, "an*")
 	search.Update(batchMsg{tag: search.tag(), rows: anRows(), done: true})
 	search.Update(keyPress("a"))
-	search.sess.opts = importOptions{enable: true, roles: []store.Assignment{{Role: "Viewer", Scope: "global"}}}
+	search.sess.req = importer.LDAP{Enable: true, Roles: []store.Assignment{{Role: "Viewer", Scope: "global"}}}
 	s := newSummaryScreen(sh, search.sess, search)
 	s.SetSize(80, 22)
 	s.Init() // the plan runs in a command: the test answers it
 	run := &store.Run{Status: store.RunPlanned, Counts: store.Counts{Created: 1, Updated: 2, Skipped: 1},
 		Entries: []store.RunEntry{{Name: "aandrei", Action: store.ActionSkipped, Reason: store.ReasonInternal}}}
-	s.Update(plannedMsg{tag: s.tag(), run: run, warnings: []string{"1 user has no email address: dora."}})
+	s.Update(plannedMsg{tag: s.tag(), run: run, prepared: &importer.Prepared{Warnings: []string{"1 user has no email address: dora."}}})
 	view := ansi.Strip(s.View())
 	for _, want := range []string{
 		"Selected: 2 users and 1 group", "create 1 · update 2 · skip 1",
@@ -250,5 +251,38 @@ func TestSummary_ReadOnlyRefusesToImport(t *testing.T) {
 	msgs := flatten(t, s.Update(keyPress("enter")))
 	if pushes[*progressScreen](msgs) || len(msgs) != 1 || !msgs[0].(statusMsg).isErr {
 		t.Fatalf("a read-only session imported: %v", msgs)
+	}
+}
+
+// TestSummary_TwoEntersStartOneImport: a second Enter, queued before the
+// progress screen arrives, starts nothing.
+func TestSummary_TwoEntersStartOneImport(t *testing.T) {
+	search, sh := newTestSearch(t)
+	s := newSummaryScreen(sh, search.sess, search)
+	s.SetSize(80, 22)
+	s.renew()
+	s.Update(plannedMsg{tag: s.tag(), run: &store.Run{}, prepared: &importer.Prepared{}})
+	first := flatten(t, s.Update(keyPress("enter")))
+	second := flatten(t, s.Update(keyPress("enter")))
+	if !pushes[*progressScreen](first) || len(second) != 0 {
+		t.Fatalf("first Enter %v, second Enter %v: want one import", first, second)
+	}
+}
+
+// TestGroupCard_TwoSyncKeysStartOneSync: likewise on a group card's s.
+func TestGroupCard_TwoSyncKeysStartOneSync(t *testing.T) {
+	sh := testShared(Config{Sources: []Source{{Name: "dc01", Kind: directory.KindLDAP}}})
+	g := newGroupScreen(sh, "Analysis")
+	g.SetSize(80, 22)
+	g.renew()
+	g.Update(groupLoadedMsg{tag: g.tag(), group: store.Group{Name: "Analysis", Kind: store.External, Source: "dc01", ExternalID: "x"}})
+	first := flatten(t, g.Update(keyPress("s")))
+	second := flatten(t, g.Update(keyPress("s")))
+	if len(first) != 1 || len(second) != 0 {
+		t.Fatalf("first s %v, second s %v: want one sync", first, second)
+	}
+	g.revealed()
+	if again := flatten(t, g.Update(keyPress("s"))); len(again) != 1 {
+		t.Fatalf("back on the card, s did nothing: %v", again)
 	}
 }

@@ -3,25 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/directory/entra"
-	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/importer"
 )
 
-// importEntraOptions are the flags of "import entra".
-type importEntraOptions struct {
-	tenant, roles                       string
-	groups                              []string
-	addNew, updateExisting, yes, asJSON bool
-}
-
 func (a *app) importEntraCommand() *cobra.Command {
-	var o importEntraOptions
+	var o importer.Entra
+	var out output
 	cmd := &cobra.Command{
 		Use:   "entra --tenant NAME --group GROUP [--group ...]",
 		Short: "Import the members of Entra ID groups",
@@ -41,80 +33,37 @@ no one at the keyboard (cron).`,
 		Example: `  usersync import entra --tenant contoso --group Sales --group "Field Engineers" --add-new --update-existing --roles Viewer --yes --json`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.importEntra(cmd.Context(), o, commandLine(os.Args[1:]))
+			return a.importEntra(cmd.Context(), &o, out)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.tenant, "tenant", "", "the configured Entra tenant (see 'usersync directories list')")
-	f.StringArrayVar(&o.groups, "group", nil, "a group to import, by display name or object id (repeat for more)")
-	f.BoolVar(&o.addNew, "add-new", false, "create users that are not in the store yet")
-	f.BoolVar(&o.updateExisting, "update-existing", false, "refresh users imported before, and link existing users by email")
-	f.StringVar(&o.roles, "roles", "", "roles for the new groups (their members hold them), as ROLE or ROLE@SCOPE, comma-separated")
-	f.BoolVar(&o.yes, "yes", false, "apply the import (without it, only print the plan)")
-	f.BoolVar(&o.asJSON, "json", false, "print the run as JSON on stdout")
+	o.Flags(cmd.Flags())
+	out.flags(cmd, "import")
 	return cmd
 }
 
-func (a *app) importEntra(ctx context.Context, o importEntraOptions, command string) error {
-	if o.tenant == "" {
-		return usageErrorf("--tenant is required: the name of a configured Entra tenant (see 'usersync directories list')")
+func (a *app) importEntra(ctx context.Context, o *importer.Entra, out output) error {
+	if err := o.Check(); err != nil {
+		return usageErrorf("%v", err)
 	}
-	var groups []string
-	for _, g := range o.groups {
-		if g = strings.TrimSpace(g); g != "" {
-			groups = append(groups, g)
-		}
-	}
-	if len(groups) == 0 {
-		return usageErrorf("--group is required: a group's display name or object id (repeat --group for more)")
-	}
-	roles, err := parseAssignments(o.roles)
-	if err != nil {
-		return err
-	}
-	if !o.addNew && !o.updateExisting {
-		fmt.Fprintln(a.stderr, "Neither --add-new nor --update-existing given: adding new users only.")
-		o.addNew = true
+	if note := o.Defaulted(); note != "" {
+		fmt.Fprintln(a.stderr, note)
 	}
 	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
-	if _, ok := cfg.entraConfig(o.tenant); !ok {
-		return cfg.unknownDirectory(string(directory.KindEntra), o.tenant)
+	if _, ok := cfg.entraConfig(o.Tenant); !ok {
+		return cfg.unknownDirectory(string(directory.KindEntra), o.Tenant)
 	}
 	st, err := a.store()
 	if err != nil {
 		return err
 	}
-	dir, err := a.openEntra(ctx, o.tenant, entra.Options{})
+	dir, err := a.openEntra(ctx, o.Tenant, entra.Options{})
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-
-	in := store.Input{
-		Source:  dir.Name(),
-		Actor:   actor(),
-		Command: command,
-		Options: store.Options{
-			Enable: true, Roles: roles,
-			AddNew: o.addNew, UpdateExisting: o.updateExisting,
-			MatchByEmail: true, RequireEmail: true,
-		},
-	}
-	for _, name := range groups {
-		g, err := dir.FindGroup(ctx, name)
-		if err != nil {
-			return fmt.Errorf("find group %q in %s: %w", name, dir.Name(), err)
-		}
-		// A read that fails (a page that never arrived, throttling that
-		// outlasted the retries) is journaled as a failed run when applying.
-		gi, err := st.ReadGroup(ctx, dir, g.ExternalID)
-		if err != nil {
-			return a.failRun(st, in, fmt.Errorf("read group %q from %s: %w", g.Name, dir.Name(), err), o.yes, o.asJSON)
-		}
-		in.Groups = append(in.Groups, gi)
-	}
-	return a.planOrApply(ctx, st, in, o.yes, o.asJSON)
+	res, err := o.Run(ctx, a.env(st), dir, out.yes)
+	return a.report(res, err, out)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -215,13 +216,20 @@ func TestSync_RemovesDepartedMemberAndKeepsRoles(t *testing.T) {
 	if err := conn.Modify(mod); err != nil {
 		t.Fatal(err)
 	}
-	plan := runOf(t, e.ok("sync", "Analysis", "--json"))
-	if plan.Status != "planned" || plan.Counts.Removed != 1 {
-		t.Fatalf("sync plan = %+v, want one removal planned", plan)
+	// 1 of 2 members is over the 10% threshold: the plan says the group
+	// would be left as it is, and so does the apply without --force.
+	r := e.run("sync", "Analysis", "--json")
+	plan := runOf(t, r)
+	if r.code != exitEntryError || plan.Status != "planned" || plan.Counts.Removed != 0 || plan.Counts.Failed != 1 || !strings.Contains(plan.Error, "--force") {
+		t.Fatalf("sync plan = exit %d %+v, want the group refused by the threshold", r.code, plan)
 	}
-	// 1 of 2 members is over the 10% threshold: refused without --force.
-	if r := e.run("sync", "Analysis", "--yes"); r.code != exitFailure || !strings.Contains(r.stderr, "--force") {
+	if r := e.run("sync", "Analysis", "--yes"); r.code != exitEntryError || !strings.Contains(r.stderr, "--force") {
 		t.Fatalf("sync over the threshold without --force: exit %d stderr %q", r.code, r.stderr)
+	}
+	var before groupJSON
+	e.jsonOf(&before, "groups", "show", "Analysis", "--json")
+	if len(before.Members) != 2 {
+		t.Fatalf("the refused sync removed a member: %v", before.Members)
 	}
 	run := runOf(t, e.ok("sync", "Analysis", "--yes", "--force", "--json"))
 	if run.Status != "completed" || run.Counts.Removed != 1 {
@@ -263,4 +271,34 @@ func TestSync_ServerDownFailsAndRemovesNothing(t *testing.T) {
 	if len(runs) == 0 || runs[0].Status != "failed" {
 		t.Errorf("the failed sync is not journaled as failed: %+v", runs)
 	}
+}
+
+// runJSON is the contract's run object, decoded as a script would.
+type runJSON struct {
+	ID       uint64     `json:"id"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished"`
+	Actor    string     `json:"actor"`
+	Source   string     `json:"source"`
+	Command  string     `json:"command"`
+	Status   string     `json:"status"`
+	Mode     string     `json:"mode"`
+	Error    string     `json:"error"`
+	Counts   struct {
+		Created   int `json:"created"`
+		Updated   int `json:"updated"`
+		Unchanged int `json:"unchanged"`
+		Skipped   int `json:"skipped"`
+		Failed    int `json:"failed"`
+		Removed   int `json:"removed"`
+		Disabled  int `json:"disabled"`
+	} `json:"counts"`
+	Entries []runEntryJSON `json:"entries"`
+}
+
+type runEntryJSON struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
 }

@@ -24,6 +24,7 @@ const (
 	exitFailure    = 1
 	exitUsage      = 2
 	exitEntryError = 3
+	exitIncomplete = 4
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -67,6 +68,10 @@ func usageErrorf(format string, args ...any) error {
 // errEntryErrors ends a run that finished with per-entry errors (exit 3).
 // It prints nothing: the run report already said what failed.
 var errEntryErrors = &exitError{code: exitEntryError, err: errors.New("the run finished with per-entry errors")}
+
+// errIncomplete ends a run whose directory read was incomplete (exit 4):
+// what could be proven was applied, nothing was removed or disabled.
+var errIncomplete = &exitError{code: exitIncomplete, err: errors.New("finished, but a directory read was incomplete: nothing was removed or disabled")}
 
 func exitCode(err error) int {
 	if err == nil {

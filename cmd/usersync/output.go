@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/usersync/usersync/store"
 )
@@ -46,36 +45,6 @@ type roleJSON struct {
 	Description string `json:"description"`
 }
 
-type countsJSON struct {
-	Created   int `json:"created"`
-	Updated   int `json:"updated"`
-	Unchanged int `json:"unchanged"`
-	Skipped   int `json:"skipped"`
-	Failed    int `json:"failed"`
-	Removed   int `json:"removed"`
-	Disabled  int `json:"disabled"`
-}
-
-type runEntryJSON struct {
-	Name   string `json:"name"`
-	Type   string `json:"type"`
-	Action string `json:"action"`
-	Reason string `json:"reason"`
-}
-
-type runJSON struct {
-	ID       uint64         `json:"id"`
-	Started  time.Time      `json:"started"`
-	Finished *time.Time     `json:"finished"`
-	Actor    string         `json:"actor"`
-	Source   string         `json:"source"`
-	Command  string         `json:"command"`
-	Status   string         `json:"status"`
-	Error    string         `json:"error,omitempty"`
-	Counts   countsJSON     `json:"counts"`
-	Entries  []runEntryJSON `json:"entries"`
-}
-
 type directoryJSON struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
@@ -112,21 +81,16 @@ func toGroupJSON(g store.Group) groupJSON {
 	}
 }
 
-func toRunJSON(r *store.Run) runJSON {
-	out := runJSON{
-		ID: r.ID, Started: r.Started, Actor: r.Actor, Source: r.Source,
-		Command: r.Command, Status: string(r.Status), Error: r.Error,
-		Counts:  countsJSON(r.Counts),
-		Entries: make([]runEntryJSON, 0, len(r.Entries)),
+// writeRun prints a run as one compact JSON object on its own line (JSON
+// Lines): the contract's run object, store.Run's own JSON, the same bytes
+// as the report the TUI saves.
+func writeRun(w io.Writer, r *store.Run) error {
+	b, err := r.JSONLine()
+	if err != nil {
+		return err
 	}
-	if !r.Finished.IsZero() {
-		f := r.Finished
-		out.Finished = &f
-	}
-	for _, e := range r.Entries {
-		out.Entries = append(out.Entries, runEntryJSON{Name: e.Name, Type: string(e.Type), Action: string(e.Action), Reason: e.Reason})
-	}
-	return out
+	_, err = w.Write(b)
+	return err
 }
 
 // writeJSON prints v on w as indented JSON.
@@ -148,50 +112,26 @@ func newTable(w io.Writer, header ...string) *table {
 func (t *table) row(cols ...string) { fmt.Fprintln(t.tw, strings.Join(cols, "\t")) }
 func (t *table) flush() error       { return t.tw.Flush() }
 
-func formatAssignments(as []store.Assignment) string {
-	parts := make([]string, 0, len(as))
-	for _, a := range as {
-		parts = append(parts, formatAssignment(a))
-	}
-	return strings.Join(parts, ",")
-}
+func formatAssignments(as []store.Assignment) string { return store.FormatAssignments(as) }
 
-// formatAssignment writes ROLE, or ROLE@SCOPE when the scope is not global,
-// the same spelling --roles takes.
-func formatAssignment(a store.Assignment) string {
-	if a.Scope == "" || a.Scope == store.GlobalScope {
-		return a.Role
-	}
-	return a.Role + "@" + a.Scope
-}
+func formatAssignment(a store.Assignment) string { return a.String() }
 
-// parseAssignments reads "Viewer,Editor@project-x".
+// parseAssignments reads "Viewer,Editor@project-x" (store.ParseAssignments);
+// a bad spelling is a usage error.
 func parseAssignments(s string) ([]store.Assignment, error) {
-	var out []store.Assignment
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		a, err := parseAssignment(part)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
+	as, err := store.ParseAssignments(s)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
 	}
-	return out, nil
+	return as, nil
 }
 
 func parseAssignment(s string) (store.Assignment, error) {
-	role, scope, found := strings.Cut(strings.TrimSpace(s), "@")
-	role, scope = strings.TrimSpace(role), strings.TrimSpace(scope)
-	if role == "" || (found && scope == "") {
-		return store.Assignment{}, usageErrorf("%q is not ROLE or ROLE@SCOPE", s)
+	a, err := store.ParseAssignment(s)
+	if err != nil {
+		return store.Assignment{}, usageErrorf("%v", err)
 	}
-	if scope == "" {
-		scope = store.GlobalScope
-	}
-	return store.Assignment{Role: role, Scope: scope}, nil
+	return a, nil
 }
 
 func yesNo(b bool) string {

@@ -32,11 +32,7 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			if listJSON {
-				out := make([]runJSON, 0, len(runs))
-				for i := range runs {
-					out = append(out, toRunJSON(&runs[i]))
-				}
-				return writeJSON(a.stdout, out)
+				return writeJSON(a.stdout, runs)
 			}
 			t := newTable(a.stdout, "ID", "STARTED", "ACTOR", "SOURCE", "STATUS", "CREATED", "UPDATED", "SKIPPED", "FAILED", "COMMAND")
 			for _, r := range runs {
@@ -71,7 +67,7 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			if showJSON {
-				return writeJSON(a.stdout, toRunJSON(&r))
+				return writeRun(a.stdout, &r)
 			}
 			fmt.Fprintf(a.stdout, "Started:  %s by %s\n", r.Started.Local().Format("2006-01-02 15:04:05"), r.Actor)
 			if !r.Finished.IsZero() {

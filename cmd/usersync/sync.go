@@ -9,47 +9,49 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
 func (a *app) syncCommand() *cobra.Command {
-	var all, yes, force, asJSON bool
+	var o importer.Sync
+	var out output
 	cmd := &cobra.Command{
 		Use:   "sync [GROUP ...] | --all",
 		Short: "Synchronize imported groups with their directories",
-		Long: `Re-read imported groups from their directories: new members are added,
-changed members updated, departed members removed from the group, and members
-disabled or deleted in the directory are disabled. Role assignments are never
-changed. When a read is incomplete (timeout, size limit, dropped connection,
-unfinished range, missing page) nothing is removed or disabled. A sync that
-would remove or disable more than 10% of a group (or 500 users, whichever is
-smaller) stops unless --force is given.
+		Long: `Re-read imported groups from their directories: new members are added (enabled
+or not as the group's import chose), changed members updated, departed members
+removed from the group, and members disabled or deleted in the directory are
+disabled. Role assignments are never changed. When a read is incomplete
+(timeout, size limit, dropped connection, unfinished range, missing page)
+nothing is removed or disabled, the run's status is "incomplete" and the exit
+code 4. A group whose sync would remove or disable more than 10% of its
+members (or 500 users, whichever is smaller) is left as it is and reported as
+failed unless --force is given.
 
 Without --yes it prints the plan and changes nothing. With --json, one run
-object is printed per directory synchronized (JSON lines).`,
-		Example: `  usersync sync --all --yes --json   # from cron`,
+object is printed per directory synchronized (JSON Lines).`,
+		Example: `  usersync sync --all --yes --json >> /var/log/usersync.jsonl   # from cron`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if all == (len(args) > 0) {
-				return usageErrorf("name the groups to synchronize, or pass --all (not both)")
+			o.Groups = args
+			if err := o.Check(); err != nil {
+				return usageErrorf("%v", err)
 			}
-			return a.sync(cmd.Context(), args, yes, force, asJSON, commandLine(os.Args[1:]))
+			return a.sync(cmd.Context(), &o, out, commandLine(os.Args[1:]))
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVar(&all, "all", false, "synchronize every imported group")
-	f.BoolVar(&yes, "yes", false, "apply the changes (without it, only print the plan)")
-	f.BoolVar(&force, "force", false, "apply even when more than the threshold would be removed or disabled")
-	f.BoolVar(&asJSON, "json", false, "print the run(s) as JSON on stdout")
+	o.Flags(cmd.Flags())
+	out.flags(cmd, "changes")
 	return cmd
 }
 
-func (a *app) sync(ctx context.Context, names []string, yes, force, asJSON bool, command string) error {
+func (a *app) sync(ctx context.Context, o *importer.Sync, out output, command string) error {
 	st, err := a.store()
 	if err != nil {
 		return err
 	}
 	var groups []store.Group
-	if len(names) == 0 {
+	if o.All {
 		all, err := st.ListGroups()
 		if err != nil {
 			return err
@@ -64,7 +66,7 @@ func (a *app) sync(ctx context.Context, names []string, yes, force, asJSON bool,
 			return nil
 		}
 	}
-	for _, name := range names {
+	for _, name := range o.Groups {
 		g, err := st.GetGroup(name)
 		if errors.Is(err, store.ErrNotFound) {
 			return usageErrorf("no group %q; see 'usersync groups list'", name)
@@ -87,51 +89,48 @@ func (a *app) sync(ctx context.Context, names []string, yes, force, asJSON bool,
 		bySource[g.Source] = append(bySource[g.Source], g)
 	}
 	sort.Strings(sources)
-	var firstErr error
+	var worst error
 	for _, source := range sources {
-		err := a.syncSource(ctx, st, source, bySource[source], yes, force, asJSON, command)
-		if err != nil && (firstErr == nil || exitCode(firstErr) == exitEntryError) {
-			firstErr = err
+		err := a.syncSource(ctx, st, o, source, bySource[source], out, command)
+		if worse(err, worst) {
+			worst = err
 		}
 	}
-	return firstErr
+	return worst
+}
+
+// worse reports whether err should replace the exit of worst: a failure
+// (1) over an incomplete read (4) over per-entry errors (3) over success.
+func worse(err, worst error) bool {
+	rank := func(e error) int {
+		switch exitCode(e) {
+		case exitOK:
+			return 0
+		case exitEntryError:
+			return 1
+		case exitIncomplete:
+			return 2
+		}
+		return 3
+	}
+	return rank(err) > rank(worst)
 }
 
 // syncSource synchronizes the groups of one directory as one run.
-func (a *app) syncSource(ctx context.Context, st *store.Store, source string, groups []store.Group, yes, force, asJSON bool, command string) error {
-	in := store.Input{
-		Source: source, Actor: actor(), Command: command,
-		Options: store.Options{AddNew: true, UpdateExisting: true, Force: force},
-	}
+func (a *app) syncSource(ctx context.Context, st *store.Store, o *importer.Sync, source string, groups []store.Group, out output, command string) error {
+	env := a.env(st)
 	dir, err := a.openDirectory(ctx, source)
 	if err != nil {
-		return a.failRun(st, in, fmt.Errorf("synchronize from %s: %w", source, err), yes, asJSON)
+		res, err := o.Unreachable(env, source, command, fmt.Errorf("synchronize from %s: %w", source, err), out.yes)
+		if res == nil {
+			return fmt.Errorf("%w\nNothing was changed.", err)
+		}
+		return a.report(res, err, out)
 	}
 	defer dir.Close()
-	in.Options = store.SyncOptions(dir.Kind())
-	in.Options.Force = force
-	for _, g := range groups {
-		gi, err := st.ReadGroup(ctx, dir, g.ExternalID)
-		if err != nil {
-			return a.failRun(st, in, fmt.Errorf("synchronize group %q: %w", g.Name, err), yes, asJSON)
-		}
-		in.Groups = append(in.Groups, gi)
+	res, err := o.Run(ctx, env, dir, groups, command, out.yes)
+	if res == nil && err != nil {
+		return fmt.Errorf("%w\nNothing was changed.", err)
 	}
-	return a.planOrApply(ctx, st, in, yes, asJSON)
-}
-
-// failRun journals a sync that could not read its directory (when applying)
-// and reports it: nothing was changed, nothing removed.
-func (a *app) failRun(st *store.Store, in store.Input, cause error, yes, asJSON bool) error {
-	if !yes {
-		return fmt.Errorf("%w\nNothing was changed.", cause)
-	}
-	run, err := st.Fail(in, cause)
-	if err != nil {
-		return errors.Join(cause, err)
-	}
-	if err := a.printRunResult(run, asJSON); err != nil {
-		return err
-	}
-	return fmt.Errorf("run %d failed: %w\nNothing was changed.", run.ID, cause)
+	return a.report(res, err, out)
 }

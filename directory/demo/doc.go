@@ -15,9 +15,8 @@
 // (pwdAccountLockedTime).
 //
 // SampleData is the directory dc01 of the demo: a few hundred people and
-// twenty groups, the same on every run. Seed fills a new store with roles,
-// internal users and one earlier import from that directory, so that
-// searching an* shows every kind of row the import wizard has.
+// twenty groups, the same on every run. The package knows nothing of the
+// store: package demo (above store) seeds the demo's store from it.
 //
 // It is not a general LDAP server: it holds a fixed set of entries, never
 // writes (add, modify and delete are refused), has no schema (every value

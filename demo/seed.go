@@ -7,12 +7,14 @@ import (
 	"strings"
 
 	"github.com/usersync/usersync/directory"
+	ldapdemo "github.com/usersync/usersync/directory/demo"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
 // SeedActor is who the seeded import run says ran it: the internal
-// administrator InternalBlocker, at the demo's start.
-const SeedActor = InternalBlocker
+// administrator ldapdemo.InternalBlocker, at the demo's start.
+const SeedActor = ldapdemo.InternalBlocker
 
 // seedRoles are the roles Seed adds to a new store's defaults.
 var seedRoles = []store.Role{
@@ -24,7 +26,7 @@ var seedRoles = []store.Role{
 // seedUsers are the internal users Seed makes. aandrei is the one the
 // directory's AAndrei collides with.
 var seedUsers = []store.User{
-	{Username: InternalBlocker, DisplayName: "Andrei Aandrei", Email: "andrei.aandrei@example.com", Enabled: true,
+	{Username: ldapdemo.InternalBlocker, DisplayName: "Andrei Aandrei", Email: "andrei.aandrei@example.com", Enabled: true,
 		Roles: []store.Assignment{{Role: "Administrator", Scope: store.GlobalScope}}},
 	{Username: "mlopez", DisplayName: "María López", Email: "maria.lopez@example.com", Enabled: true,
 		Roles: []store.Assignment{{Role: "Editor", Scope: store.GlobalScope}, {Role: "Viewer", Scope: "project-x"}}},
@@ -44,16 +46,16 @@ var seedGroup = struct {
 	members: []string{"tkaur", "mlopez"},
 }
 
-// earlierMail is the address the earlier import saw for UserImported: the
+// earlierMail is the address the earlier import saw for ldapdemo.UserImported: the
 // directory has changed it since, so the demo's synchronize rows have a
 // difference to show.
-const earlierMail = "andrew.armstrong@" + MailDomain
+const earlierMail = "andrew.armstrong@" + ldapdemo.MailDomain
 
 // Seed fills a new store for the demo: roles besides the defaults
 // (Analyst, Helpdesk, Auditor), internal users (among them aandrei, an
 // Administrator), an internal group, and one earlier import from dir —
 // the group Analysis with its members, read through dir and the store's
-// rules (store.ReadGroup and store.Apply), with the Analyst role and the
+// rules (importer.ReadGroup and the request `usersync import ldap` makes), with the Analyst role and the
 // users enabled — so that the journal holds a real run and the external
 // IDs are the directory's.
 //
@@ -97,45 +99,44 @@ func Seed(ctx context.Context, st *store.Store, dir directory.Directory) error {
 // would.
 func seedImport(ctx context.Context, st *store.Store, dir directory.Directory) error {
 	var id string
-	err := dir.Search(ctx, GroupAnalysis, func(e directory.Entry) error {
-		if e.Type == directory.TypeGroup && strings.EqualFold(e.Name, GroupAnalysis) {
+	err := dir.Search(ctx, ldapdemo.GroupAnalysis, func(e directory.Entry) error {
+		if e.Type == directory.TypeGroup && strings.EqualFold(e.Name, ldapdemo.GroupAnalysis) {
 			id = e.ExternalID
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("seed: find group %s on %s: %w", GroupAnalysis, dir.Name(), err)
+		return fmt.Errorf("seed: find group %s on %s: %w", ldapdemo.GroupAnalysis, dir.Name(), err)
 	}
 	if id == "" {
-		return fmt.Errorf("seed: %s has no group %s", dir.Name(), GroupAnalysis)
+		return fmt.Errorf("seed: %s has no group %s", dir.Name(), ldapdemo.GroupAnalysis)
 	}
-	g, err := st.ReadGroup(ctx, dir, id)
+	g, err := importer.ReadGroup(ctx, st, dir, id)
 	if err != nil {
-		return fmt.Errorf("seed: read group %s from %s: %w", GroupAnalysis, dir.Name(), err)
+		return fmt.Errorf("seed: read group %s from %s: %w", ldapdemo.GroupAnalysis, dir.Name(), err)
 	}
 	if !g.Read.Complete() {
-		return fmt.Errorf("seed: reading group %s from %s was incomplete: %s", GroupAnalysis, dir.Name(), g.Read.Incomplete)
+		return fmt.Errorf("seed: reading group %s from %s was incomplete: %s", ldapdemo.GroupAnalysis, dir.Name(), g.Read.Incomplete)
 	}
 	for i, m := range g.Read.Members {
-		if m.Name == UserImported {
+		if m.Name == ldapdemo.UserImported {
 			g.Read.Members[i].Email = earlierMail
 		}
 	}
-	run, err := st.Apply(ctx, store.Input{
-		Source:  dir.Name(),
-		Actor:   SeedActor,
-		Command: "usersync import ldap --server " + dir.Name() + " --query " + GroupAnalysis + " --select " + GroupAnalysis + " --roles Analyst --enable --yes",
-		Groups:  []store.GroupInput{g},
-		Options: store.Options{
-			Enable: true, AddNew: true, UpdateExisting: true,
-			Roles: []store.Assignment{{Role: "Analyst", Scope: store.GlobalScope}},
-		},
-	}, nil)
+	req := importer.LDAP{
+		Server: dir.Name(), Query: ldapdemo.GroupAnalysis, Select: importer.Names{ldapdemo.GroupAnalysis},
+		Roles: importer.Assignments{{Role: "Analyst", Scope: store.GlobalScope}}, Enable: true,
+	}
+	p := &importer.Prepared{Input: store.Input{
+		Source: dir.Name(), Actor: SeedActor, Command: req.CommandLine(),
+		Groups: []store.GroupInput{g}, Options: req.Options(),
+	}}
+	run, err := p.Apply(ctx, st, nil)
 	if err != nil {
-		return fmt.Errorf("seed: import group %s: %w", GroupAnalysis, err)
+		return fmt.Errorf("seed: import group %s: %w", ldapdemo.GroupAnalysis, err)
 	}
 	if run.Status != store.RunCompleted || run.Counts.Failed > 0 {
-		return fmt.Errorf("seed: import group %s: run %d %s with %d failed entries %s", GroupAnalysis, run.ID, run.Status, run.Counts.Failed, run.Error)
+		return fmt.Errorf("seed: import group %s: run %d %s with %d failed entries %s", ldapdemo.GroupAnalysis, run.ID, run.Status, run.Counts.Failed, run.Error)
 	}
 	return nil
 }
