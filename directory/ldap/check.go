@@ -106,7 +106,6 @@ func Test(ctx context.Context, cfg Config) []Check {
 	}
 	out = append(out, Check{Step: StepBind, OK: true, Detail: detail})
 
-	conn.SetTimeout(0)
 	var found, missing []string
 	var baseErr error
 	for _, b := range uniqueDNs(d.userBase, d.groupBase) {

@@ -15,8 +15,9 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
-// DefaultTimeout bounds connecting, binding and each wait for the server's
-// next answer when Config.Timeout is zero.
+// DefaultTimeout bounds connecting, and every wait for the server's next
+// answer (TLS, bind, each part of a search), when Config.Timeout is zero.
+// A search that keeps streaming is never cut, however long it takes.
 const DefaultTimeout = 30 * time.Second
 
 // DefaultPageSize is the paged-results page size when Config.PageSize is
@@ -90,8 +91,23 @@ func newConnector(cfg Config) (*connector, error) {
 // connection.
 func (c *connector) encrypted() bool { return c.scheme == "ldaps" || c.cfg.StartTLS }
 
-// dial opens the TCP connection (step "connect").
-func (c *connector) dial(ctx context.Context) (net.Conn, error) {
+// label names the server in messages: its configured name, else its URL.
+func (c *connector) label() string {
+	if c.cfg.Name != "" {
+		return c.cfg.Name
+	}
+	return c.cfg.URL
+}
+
+// noAnswer is the error of an operation the server left unanswered for
+// the timeout; after says how far it got, or is empty.
+func (c *connector) noAnswer(after string) *noAnswerError {
+	return &noAnswerError{server: c.label(), timeout: c.timeout, after: after}
+}
+
+// dial opens the TCP connection (step "connect"), watched for silence
+// (see watchConn).
+func (c *connector) dial(ctx context.Context) (*watchConn, error) {
 	d := net.Dialer{Timeout: c.timeout, KeepAlive: 30 * time.Second}
 	raw, err := d.DialContext(ctx, "tcp", c.hostport)
 	if err != nil {
@@ -100,7 +116,7 @@ func (c *connector) dial(ctx context.Context) (net.Conn, error) {
 		}
 		return nil, fmt.Errorf("connect to %s: %w — check the url and that the server is reachable from here", c.hostport, unwrapOp(err))
 	}
-	return raw, nil
+	return newWatchConn(raw, c.timeout), nil
 }
 
 // unwrapOp drops the "dial tcp 1.2.3.4:389:" prefix the address already
@@ -115,39 +131,53 @@ func unwrapOp(err error) error {
 
 // secure sets up TLS as configured (step "TLS") and starts the LDAP
 // connection on top of raw. It returns what it did, for the checks.
-func (c *connector) secure(ctx context.Context, raw net.Conn) (*goldap.Conn, string, error) {
+//
+// go-ldap's own per-request timeout stays off (see watchConn): every wait
+// for the server goes through the session's watchdog instead.
+func (c *connector) secure(ctx context.Context, raw *watchConn) (*session, string, error) {
 	switch {
 	case c.scheme == "ldaps":
-		hctx, cancel := context.WithTimeout(ctx, c.timeout)
-		defer cancel()
 		tc := tls.Client(raw, c.tls)
-		if err := tc.HandshakeContext(hctx); err != nil {
-			_ = raw.Close()
-			return nil, "", c.tlsError(err)
-		}
-		conn := goldap.NewConn(tc, true)
-		conn.Start()
-		return conn, "ldaps: " + c.tlsDetail(tc.ConnectionState()), nil
-	case c.cfg.StartTLS:
-		conn := goldap.NewConn(raw, false)
-		conn.Start()
-		conn.SetTimeout(c.timeout)
-		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-		err := conn.StartTLS(c.tls)
-		stop()
+		raw.begin()
+		err := tc.HandshakeContext(ctx)
+		raw.end()
 		if err != nil {
-			_ = conn.Close()
-			if ctx.Err() != nil {
-				return nil, "", fmt.Errorf("StartTLS with %s: %w", c.hostport, ctx.Err())
+			_ = raw.Close()
+			switch {
+			case ctx.Err() != nil:
+				return nil, "", fmt.Errorf("TLS with %s: %w", c.hostport, ctx.Err())
+			case raw.isStalled():
+				return nil, "", fmt.Errorf("TLS with %s: %w", c.hostport, c.noAnswer("during the TLS handshake"))
 			}
 			return nil, "", c.tlsError(err)
 		}
-		state, _ := conn.TLSConnectionState()
-		return conn, "StartTLS: " + c.tlsDetail(state), nil
+		s := &session{Conn: goldap.NewConn(tc, true), watch: raw}
+		s.Start()
+		return s, "ldaps: " + c.tlsDetail(tc.ConnectionState()), nil
+	case c.cfg.StartTLS:
+		s := &session{Conn: goldap.NewConn(raw, false), watch: raw}
+		s.Start()
+		stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+		// The watchdog covers both the wait for the StartTLS answer and
+		// the handshake go-ldap then runs without a deadline.
+		err := s.waitFor(func() error { return s.StartTLS(c.tls) })
+		stop()
+		if err != nil {
+			_ = s.Close()
+			switch {
+			case ctx.Err() != nil:
+				return nil, "", fmt.Errorf("StartTLS with %s: %w", c.hostport, ctx.Err())
+			case s.stalled():
+				return nil, "", fmt.Errorf("StartTLS with %s: %w", c.hostport, c.noAnswer(""))
+			}
+			return nil, "", c.tlsError(err)
+		}
+		state, _ := s.TLSConnectionState()
+		return s, "StartTLS: " + c.tlsDetail(state), nil
 	default:
-		conn := goldap.NewConn(raw, false)
-		conn.Start()
-		return conn, "not encrypted", nil
+		s := &session{Conn: goldap.NewConn(raw, false), watch: raw}
+		s.Start()
+		return s, "not encrypted", nil
 	}
 }
 
@@ -212,7 +242,7 @@ func (c *connector) passwordSource() string {
 // bind authenticates (step "bind"). It refuses a simple bind over an
 // unencrypted connection unless allow_insecure is set. The password never
 // appears in an error.
-func (c *connector) bind(ctx context.Context, conn *goldap.Conn, encrypted bool) (string, error) {
+func (c *connector) bind(ctx context.Context, conn *session, encrypted bool) (string, error) {
 	if c.cfg.BindDN == "" {
 		return "anonymous (no bind_dn)", nil
 	}
@@ -222,15 +252,17 @@ func (c *connector) bind(ctx context.Context, conn *goldap.Conn, encrypted bool)
 	if c.cfg.Password == "" {
 		return "", fmt.Errorf("bind as %s: no password — set bind_password_env or bind_password_file, or enter it when asked", c.cfg.BindDN)
 	}
-	conn.SetTimeout(c.timeout)
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	err := conn.Bind(c.cfg.BindDN, c.cfg.Password)
+	err := conn.waitFor(func() error { return conn.Bind(c.cfg.BindDN, c.cfg.Password) })
 	stop()
 	if err == nil {
 		return "as " + c.cfg.BindDN, nil
 	}
 	if ctx.Err() != nil {
 		return "", fmt.Errorf("bind as %s: %w", c.cfg.BindDN, ctx.Err())
+	}
+	if conn.stalled() {
+		return "", fmt.Errorf("bind as %s: %w", c.cfg.BindDN, c.noAnswer(""))
 	}
 	detail := ""
 	var le *goldap.Error
@@ -252,9 +284,8 @@ func (c *connector) bind(ctx context.Context, conn *goldap.Conn, encrypted bool)
 }
 
 // open runs connect, TLS and bind, and returns a connection ready for
-// searches (its per-request timeout off: searches time out on silence,
-// see stream).
-func (c *connector) open(ctx context.Context) (*goldap.Conn, error) {
+// searches.
+func (c *connector) open(ctx context.Context) (*session, error) {
 	raw, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -267,6 +298,5 @@ func (c *connector) open(ctx context.Context) (*goldap.Conn, error) {
 		_ = conn.Close()
 		return nil, err
 	}
-	conn.SetTimeout(0)
 	return conn, nil
 }

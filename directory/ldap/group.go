@@ -29,7 +29,9 @@ const (
 // ranged member attribute not read to its end — is named in
 // GroupRead.Incomplete, with the members read so far. It returns an error
 // when the group itself cannot be read, and an error wrapping
-// directory.ErrIncomplete when ctx is cancelled.
+// directory.ErrIncomplete when ctx is cancelled or when the server stops
+// answering for the timeout: a read that stalled part-way is not used at
+// all, and the error says the server did not answer.
 //
 // Members are read without a round trip per member: Active Directory's
 // in-chain matching rule where the server is AD; elsewhere the member
@@ -92,6 +94,11 @@ func (d *Directory) ReadGroup(ctx context.Context, externalID string) (*director
 			Err:    ctx.Err(),
 		}
 	}
+	if conn.stalled() {
+		return nil, &directory.IncompleteError{
+			Reason: d.c.noAnswer(fmt.Sprintf("while group %s was read (%d members read, none used)", group.Name, len(r.members))).Error(),
+		}
+	}
 	read := &directory.GroupRead{Group: group, Members: r.members, Incomplete: r.reason()}
 	read.Group.MemberCount = len(r.members)
 	if !read.Complete() {
@@ -114,7 +121,7 @@ func (d *Directory) groupReadAttrs() []string {
 // memberReader gathers the users of one group read.
 type memberReader struct {
 	d       *Directory
-	conn    *goldap.Conn
+	conn    *session
 	visited map[string]bool // groups seen, by DN key
 	users   map[string]bool // users added, by DN key
 	members []directory.Entry
@@ -129,7 +136,7 @@ type lookupBase struct {
 	parsed *goldap.DN
 }
 
-func newMemberReader(d *Directory, conn *goldap.Conn) *memberReader {
+func newMemberReader(d *Directory, conn *session) *memberReader {
 	r := &memberReader{d: d, conn: conn, visited: map[string]bool{}, users: map[string]bool{}}
 	// Members are looked up under the user and group bases; when one holds
 	// the other, once under the outer one.
@@ -167,8 +174,8 @@ func (r *memberReader) incomplete(reason string) {
 	r.reasons = append(r.reasons, reason)
 }
 
-// fail records a failed search; after a lost connection or a cancelled
-// ctx nothing more can be read.
+// fail records a failed search; after a lost or stalled connection or a
+// cancelled ctx nothing more can be read.
 func (r *memberReader) fail(ctx context.Context, what string, err error) {
 	var ie *directory.IncompleteError
 	if errors.As(err, &ie) {
@@ -176,7 +183,7 @@ func (r *memberReader) fail(ctx context.Context, what string, err error) {
 	} else {
 		r.incomplete(what + ": " + err.Error())
 	}
-	if ctx.Err() != nil || r.conn.IsClosing() {
+	if ctx.Err() != nil || r.conn.lost() {
 		r.stop = true
 	}
 }

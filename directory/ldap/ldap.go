@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -24,14 +23,16 @@ const (
 )
 
 // Directory is one LDAP server, connected and bound. It satisfies
-// directory.Directory. It reconnects on the next call after a lost
+// directory.Directory. Every wait for the server's answer gives up after
+// Config.Timeout without a byte from it (a search that keeps streaming
+// is never cut); the connection is then closed and the read reported
+// incomplete. It reconnects on the next call after a lost or abandoned
 // connection; a read the loss interrupted is reported incomplete.
 type Directory struct {
 	cfg      Config
 	sch      *schema
 	c        *connector
 	pageSize int
-	timeout  time.Duration
 
 	userBase  string
 	groupBase string
@@ -41,7 +42,7 @@ type Directory struct {
 	close   context.CancelFunc
 
 	mu     sync.Mutex
-	conn   *goldap.Conn
+	conn   *session
 	closed bool
 	// ad is true when the root DSE says Active Directory (or Samba AD):
 	// the in-chain matching rule and primaryGroupToken are available.
@@ -66,8 +67,11 @@ func Open(ctx context.Context, cfg Config) (*Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.label(), err)
 	}
+	if err := d.readRootDSE(ctx, conn); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("%s: %w", d.label(), err)
+	}
 	d.conn = conn
-	d.readRootDSE(ctx, conn)
 	return d, nil
 }
 
@@ -90,7 +94,6 @@ func prepare(cfg Config) (*Directory, error) {
 		sch:       sch,
 		c:         c,
 		pageSize:  cfg.PageSize,
-		timeout:   c.timeout,
 		userBase:  firstNonEmpty(cfg.UserBaseDN, base),
 		groupBase: firstNonEmpty(cfg.GroupBaseDN, base),
 		paging:    true,
@@ -153,14 +156,16 @@ func (d *Directory) Close() error {
 	return err
 }
 
-// client returns the live connection, reconnecting when it was lost.
-func (d *Directory) client(ctx context.Context) (*goldap.Conn, error) {
+// client returns the live connection, reconnecting when it was lost or
+// given up on. A reconnection the server leaves unanswered is an
+// incomplete read (directory.ErrIncomplete): every caller is a read.
+func (d *Directory) client(ctx context.Context) (*session, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return nil, errors.New("directory " + d.label() + " is closed")
 	}
-	if d.conn != nil && !d.conn.IsClosing() {
+	if d.conn != nil && !d.conn.lost() {
 		return d.conn, nil
 	}
 	if d.conn != nil {
@@ -168,6 +173,9 @@ func (d *Directory) client(ctx context.Context) (*goldap.Conn, error) {
 		d.conn = nil
 	}
 	conn, err := d.c.open(ctx)
+	if errors.As(err, new(*noAnswerError)) {
+		return nil, &directory.IncompleteError{Reason: d.label() + ": reconnect", Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: reconnect: %w", d.label(), err)
 	}
@@ -183,8 +191,9 @@ func (d *Directory) opContext(ctx context.Context) (context.Context, context.Can
 }
 
 // readRootDSE learns what the server supports. A root DSE the bind may not
-// read leaves the defaults: paging on, not Active Directory.
-func (d *Directory) readRootDSE(ctx context.Context, conn *goldap.Conn) {
+// read leaves the defaults: paging on, not Active Directory. It fails only
+// when the server does not answer within the timeout.
+func (d *Directory) readRootDSE(ctx context.Context, conn *session) error {
 	var controls, caps []string
 	_, err := d.stream(ctx, conn, searchReq{
 		base: "", scope: goldap.ScopeBaseObject, filter: "(objectClass=*)",
@@ -194,13 +203,17 @@ func (d *Directory) readRootDSE(ctx context.Context, conn *goldap.Conn) {
 		caps = e.GetEqualFoldAttributeValues("supportedCapabilities")
 		return nil
 	})
+	if conn.stalled() && ctx.Err() == nil {
+		return fmt.Errorf("reading the root DSE: %w", d.c.noAnswer(""))
+	}
 	if err != nil {
-		return
+		return nil
 	}
 	if len(controls) > 0 {
 		d.paging = contains(controls, oidPaging)
 	}
 	d.ad = contains(caps, oidActiveDirectory)
+	return nil
 }
 
 func contains(list []string, v string) bool {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -33,11 +31,11 @@ type searchReq struct {
 // longer than the timeout, a cancelled ctx. An error from fn is returned
 // as it is.
 //
-// go-ldap's per-request timeout is off on our connections: when it is on,
-// go-ldap drops a response it cannot hand over within the timeout, which
-// would shorten a result silently whenever fn is slow. Here the timeout
-// counts only the time spent waiting for the server.
-func (d *Directory) stream(ctx context.Context, conn *goldap.Conn, req searchReq, fn func(*goldap.Entry) error) ([]string, error) {
+// The timeout counts only the time spent waiting for the server with
+// nothing arriving (see watchConn): a search that keeps streaming is never
+// cut, and time spent in fn never counts. A silent server's connection is
+// closed: it cannot be used for anything else.
+func (d *Directory) stream(ctx context.Context, conn *session, req searchReq, fn func(*goldap.Entry) error) ([]string, error) {
 	var (
 		refs    []string
 		n       int
@@ -54,14 +52,11 @@ func (d *Directory) stream(ctx context.Context, conn *goldap.Conn, req searchReq
 			req.filter, req.attrs, control)
 		resp := conn.SearchAsync(pctx, sr, d.pageSize+64)
 
-		var silent atomic.Bool
-		timer := time.AfterFunc(d.timeout, func() { silent.Store(true); cancel() })
 		var (
 			cookie    []byte
 			sawPaging bool
 		)
-		for resp.Next() {
-			timer.Stop()
+		for conn.next(resp) {
 			if ctx.Err() != nil {
 				break // abandoned: deliver nothing more
 			}
@@ -80,19 +75,17 @@ func (d *Directory) stream(ctx context.Context, conn *goldap.Conn, req searchReq
 					sawPaging, cookie = true, pc.Cookie
 				}
 			}
-			timer.Reset(d.timeout)
 		}
-		timer.Stop()
 		err := resp.Err()
 		cancel()
 
 		switch {
+		case ctx.Err() == nil && conn.stalled():
+			return refs, &directory.IncompleteError{Reason: d.c.noAnswer(fmt.Sprintf("after %d entries", n)).Error()}
 		case err != nil:
 			return refs, d.searchError(req, n, err)
 		case ctx.Err() != nil:
 			return refs, &directory.IncompleteError{Reason: fmt.Sprintf("cancelled after %d entries", n), Err: ctx.Err()}
-		case silent.Load():
-			return refs, &directory.IncompleteError{Reason: fmt.Sprintf("no answer from %s within %s (after %d entries)", d.c.hostport, d.timeout, n)}
 		case !sawPaging && conn.IsClosing():
 			// go-ldap ends a search on a closed connection without an
 			// error; only a final result (with its paging control) proves

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 )
@@ -23,6 +24,10 @@ type ProxyOptions struct {
 	// beyond this value come back without the attribute: a range that
 	// stops early.
 	StopRangesAt int
+	// Delay holds every message from the server for this long before it
+	// is forwarded: a slow but steady server or link, on which a large
+	// search takes long while no single wait does.
+	Delay time.Duration
 }
 
 // Proxy sits between a client and slapd on the wire and makes slapd's
@@ -34,7 +39,8 @@ type ProxyOptions struct {
 // member;range=0-1499 alone, and plain member when both are asked).
 //
 // It also cuts connections on demand, after a given number of search
-// result entries: a server lost in the middle of a read.
+// result entries: a server lost in the middle of a read; and it can slow
+// every answer down (ProxyOptions.Delay).
 type Proxy struct {
 	// URL is ldap://127.0.0.1:PORT; the proxy speaks plain LDAP.
 	URL string
@@ -290,6 +296,9 @@ func (s *proxySession) downstream(server, client net.Conn) {
 				delete(s.ranges, messageID(pkt))
 				s.mu.Unlock()
 			}
+		}
+		if d := s.p.opts.Delay; d > 0 {
+			time.Sleep(d)
 		}
 		if _, err := client.Write(pkt.Bytes()); err != nil {
 			return

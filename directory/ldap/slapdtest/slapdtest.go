@@ -466,11 +466,13 @@ func (s *Server) ping() error {
 }
 
 // Stop ends slapd (SIGTERM, then SIGKILL after 5 s) and waits for it; a
-// server from Launch also loses its directory. Start registers Stop with
-// t.Cleanup; calling it earlier, or twice, is fine.
+// server from Launch also loses its directory. A paused server is resumed
+// first, so that it can end cleanly. Start registers Stop with t.Cleanup;
+// calling it earlier, or twice, is fine.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		if s.cmd != nil && s.cmd.Process != nil {
+			_ = s.Resume()
 			_ = s.cmd.Process.Signal(terminate)
 			select {
 			case <-s.exited:
@@ -499,6 +501,34 @@ func (s *Server) Kill() {
 
 // PID is slapd's process ID.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Pause freezes slapd with SIGSTOP, as a hung server or a stalled network
+// would look to a client: connections stay open, nothing answers. Resume
+// (or Stop) thaws it; call it in t.Cleanup. Pause fails where there is no
+// SIGSTOP (Windows).
+func (s *Server) Pause() error { return s.signal(pauseSignal, "pause") }
+
+// Resume thaws a server Pause froze (SIGCONT); on a running server it does
+// nothing.
+func (s *Server) Resume() error { return s.signal(resumeSignal, "resume") }
+
+func (s *Server) signal(sig os.Signal, what string) error {
+	if sig == nil {
+		return fmt.Errorf("slapdtest: cannot %s slapd on this system", what)
+	}
+	if s.cmd == nil || s.cmd.Process == nil {
+		return fmt.Errorf("slapdtest: cannot %s slapd: it is not running", what)
+	}
+	select {
+	case <-s.exited:
+		return fmt.Errorf("slapdtest: cannot %s slapd: it has exited", what)
+	default:
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("slapdtest: %s slapd: %w", what, err)
+	}
+	return nil
+}
 
 // Config is an ldap.Config for this server, binding as the service
 // account: StartTLS with CAFile when TLS is on, plain LDAP with

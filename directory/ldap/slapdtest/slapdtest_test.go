@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -91,6 +92,48 @@ func TestStart_KillEndsTheServer(t *testing.T) {
 		t.Error("the server still answers after Kill")
 	}
 	s.Stop() // twice is fine
+}
+
+func TestStart_PauseFreezesAndResumeThaws(t *testing.T) {
+	t.Parallel()
+	s := slapdtest.Start(t, slapdtest.Options{})
+	t.Cleanup(func() { _ = s.Resume() })
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := goldap.DialURL(s.URL) // the kernel still accepts
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetTimeout(300 * time.Millisecond)
+	if err := conn.Bind(s.BindDN, s.BindPassword); err == nil {
+		t.Error("a paused server answered a bind")
+	}
+	if err := s.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := goldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	again.SetTimeout(5 * time.Second)
+	if err := again.Bind(s.BindDN, s.BindPassword); err != nil {
+		t.Errorf("bind after Resume: %v", err)
+	}
+	// Stop ends a paused server too, without waiting for SIGKILL.
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.Stop()
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("Stop of a paused server took %s", took)
+	}
+	if err := s.Pause(); err == nil {
+		t.Error("Pause of a stopped server succeeded")
+	}
 }
 
 func TestProxy_AnswersInRanges(t *testing.T) {
