@@ -55,15 +55,21 @@ type userFor struct {
 	keepEnabled string
 }
 
-// entryProblem says why a user or group entry cannot be imported at all.
-func (r *rules) entryProblem(e *directory.Entry, what string) string {
+// entryProblem says why a user or group entry cannot be imported at all;
+// what is "username" or "group name". A username must pass the PRECIS
+// UsernameCaseMapped profile (usernameProblem); a group name, nameProblem.
+func entryProblem(e *directory.Entry, what string) string {
 	if e.ExternalID == "" {
 		return reasonNoExternalID
 	}
 	if p := valueProblem("external ID", e.ExternalID); p != "" {
 		return p
 	}
-	if p := nameProblem(what, e.Name); p != "" {
+	p := nameProblem(what, e.Name)
+	if what == "username" {
+		p = usernameProblem(e.Name)
+	}
+	if p != "" {
 		return p
 	}
 	for _, f := range [...]struct{ what, v string }{{"display name", e.DisplayName}, {"email address", e.Email}, {"DN", e.DN}} {
@@ -87,7 +93,7 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (RunEntry, uin
 	if e.Type == directory.TypeGroup {
 		return fail("a group, not a user: import it as a group")
 	}
-	if p := r.entryProblem(e, "username"); p != "" {
+	if p := entryProblem(e, "username"); p != "" {
 		return fail(p)
 	}
 	if r.opts.RequireEmail && strings.TrimSpace(e.Email) == "" {
@@ -266,7 +272,7 @@ func userChanges(a, b *userRec) []string {
 // now stands for it from this source, if its membership may be synced.
 func (r *rules) decideGroup(s kv, e *directory.Entry) (RunEntry, uint64, error) {
 	ent := RunEntry{Name: e.Name, Type: directory.TypeGroup}
-	if p := r.entryProblem(e, "group name"); p != "" {
+	if p := entryProblem(e, "group name"); p != "" {
 		ent.Action, ent.Reason = ActionFailed, p
 		return ent, 0, nil
 	}
@@ -346,6 +352,13 @@ func (r *rules) decideGroup(s kv, e *directory.Entry) (RunEntry, uint64, error) 
 
 // classify is what selecting e in the wizard would do, read from s.
 func classify(s kv, source string, e *directory.Entry) (Status, error) {
+	what := "username"
+	if e.Type == directory.TypeGroup {
+		what = "group name"
+	}
+	if p := entryProblem(e, what); p != "" {
+		return Status{State: StateInvalid, Reason: p}, nil
+	}
 	if e.Type == directory.TypeGroup {
 		if e.ExternalID != "" {
 			if id := groupIDByExt(s, source, e.ExternalID); id != 0 {
@@ -400,11 +413,13 @@ const (
 	StateImported        State = "imported"         // Select to synchronize
 	StateBlockedInternal State = "blocked-internal" // an internal user has that name
 	StateBlockedSource   State = "blocked-source"   // another source's user/group has that name
+	StateInvalid         State = "invalid"          // the entry cannot be imported: Reason says why
 )
 
 // Status is the state of one search result, with the reason shown for a
-// blocked row (ReasonInternal, or "Username already taken by a user from
-// <source>") and the store's name of the matching record, if any.
+// blocked or invalid row (ReasonInternal, "Username already taken by a user
+// from <source>", or why the entry would fail, such as a username the PRECIS
+// profile refuses) and the store's name of the matching record, if any.
 type Status struct {
 	State    State
 	Reason   string
