@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/usersync/usersync/directory/ldap/slapdtest"
@@ -166,4 +167,59 @@ func TestHostile_UsersAddRefusesWhatThePrecisProfileRefuses(t *testing.T) {
 	if u.Username != "josé" || u.DisplayName != hostileRTL {
 		t.Errorf("users show --json = %+v", u)
 	}
+}
+
+// TestHostile_WizardAndUsersAppInATerminal drives the real binary in tmux
+// against the hostile slapd: the results, and the Users app after an
+// import, show the names visibly; nothing clears the screen, sets the
+// window title or adds a row.
+func TestHostile_WizardAndUsersAppInATerminal(t *testing.T) {
+	d := startHostileDC01(t)
+	e := newEnv(t)
+	d.configure(e)
+	e.ok("users", "add", "root", "--name", "Root")
+
+	m := startTerminal(t, e, 100, 24, "import")
+	m.waitFor("dc01")
+	m.keys("Enter")
+	m.waitFor("Search by username or group name")
+	m.typeText("*")
+	m.keys("Enter")
+	s := m.waitFor(`Found 7 search results for "*"`, "andbal")
+	time.Sleep(200 * time.Millisecond) // let the last frame land
+	s = m.screen()
+	requireNoRawControls(t, "the results pane", strings.TrimRight(s, "\n"))
+	for _, want := range []string{`evil\x1b[2J`, `bidi\u202egnp.exe`, `Ops\u2066x`, `Bob \u202`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the results do not show %q:\n%s", want, s)
+		}
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "root") {
+			t.Errorf("a fake row in the results:\n%s", s)
+		}
+	}
+	if rows := linesWith(s, "mallory"); len(rows) != 1 {
+		t.Errorf("mallory takes %d rows:\n%s", len(rows), s)
+	}
+	if rows := linesWith(s, `bidi\u202egnp.exe`); len(rows) != 1 || !strings.Contains(rows[0], "[-]") || strings.Contains(rows[0], "Select to import") {
+		t.Errorf("the spoofed username's row = %q, want one that cannot be selected:\n%s", rows, s)
+	}
+	if title := strings.TrimSpace(m.tmux("display-message", "-t", "t", "-p", "#{pane_title}")); strings.Contains(title, "pwned") {
+		t.Errorf("a directory's name set the window title: %q", title)
+	}
+	m.keys("C-c")
+	if code := m.waitExit(); code != 0 {
+		t.Fatalf("Ctrl+C: exit status %d\n%s", code, m.screen())
+	}
+
+	e.run("import", "ldap", "--server", "dc01", "--query", "*", "--select", "all", "--yes")
+	m = startTerminal(t, e, 100, 24)
+	s = m.waitFor("rtl", `Bob \u202eevil\u202c`)
+	requireNoRawControls(t, "the Users app pane", strings.TrimRight(s, "\n"))
+	m.keys("4")
+	s = m.waitFor(`Ops\u2066x\u2069`)
+	requireNoRawControls(t, "the groups tab", strings.TrimRight(s, "\n"))
+	m.keys("C-c")
+	m.waitExit()
 }
