@@ -183,26 +183,36 @@ func printableASCII(s string) bool {
 // UsernameCaseMapped profile, that makes it fail: the first that fails
 // on its own and with what precedes it, else the first with which the
 // name so far fails (a character allowed only in some contexts, or
-// right-to-left text mixed with left-to-right).
+// right-to-left text mixed with left-to-right). Checking prefixes costs
+// up to the name's length each: after precisPrefixChecks of them a
+// long, hostile name gets the profile's name instead of a character's.
 func precisOffender(name string) string {
 	p := precis.UsernameCaseMapped
 	fails := func(s string) bool { _, err := p.String(s); return err != nil }
+	budget := precisPrefixChecks
+	prefixFails := func(s string) bool { budget--; return fails(s) }
 	pos := 0
 	for i, r := range name {
 		pos++
-		if fails(string(r)) && fails(name[:i+utf8.RuneLen(r)]) {
+		if budget > 0 && fails(string(r)) && prefixFails(name[:i+utf8.RuneLen(r)]) {
 			return fmt.Sprintf("%s at position %d", describeRune(r), pos)
 		}
 	}
 	pos = 0
 	for i, r := range name {
 		pos++
-		if fails(name[:i+utf8.RuneLen(r)]) {
+		if budget <= 0 {
+			break
+		}
+		if prefixFails(name[:i+utf8.RuneLen(r)]) {
 			return fmt.Sprintf("%s at position %d is not allowed there", describeRune(r), pos)
 		}
 	}
 	return "it does not pass the PRECIS UsernameCaseMapped profile (RFC 8265)"
 }
+
+// precisPrefixChecks bounds the prefixes precisOffender checks.
+const precisPrefixChecks = 64
 
 // controlNames name the control characters Unicode calls "<control>".
 var controlNames = map[rune]string{

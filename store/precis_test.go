@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/secure/precis"
 
@@ -225,5 +226,23 @@ func TestStore_UsernamesStoredBeforeTheCheckStayFindable(t *testing.T) {
 	}
 	if n := countUsers(t, st); n != 0 {
 		t.Errorf("%d users after delete", n)
+	}
+}
+
+func TestUsernameProblem_LongHostileNamesAreQuick(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{
+		strings.Repeat("é", 500) + "\u05d0",       // the Bidi Rule, at the end
+		"a" + strings.Repeat("\u0308", 500) + " ", // marks that fail alone, fine in context
+		strings.Repeat("\u200d", 300),             // joiners everywhere
+	} {
+		start := time.Now()
+		p := usernameProblem(name)
+		if p == "" {
+			t.Errorf("usernameProblem allows a %d-byte hostile name", len(name))
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Errorf("usernameProblem took %v on a %d-byte name", d, len(name))
+		}
 	}
 }

@@ -65,9 +65,11 @@ func entryProblem(e *directory.Entry, what string) string {
 	if p := valueProblem("external ID", e.ExternalID); p != "" {
 		return p
 	}
-	p := nameProblem(what, e.Name)
+	var p string
 	if what == "username" {
 		p = usernameProblem(e.Name)
+	} else {
+		p = nameProblem(what, e.Name)
 	}
 	if p != "" {
 		return p
