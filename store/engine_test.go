@@ -50,7 +50,7 @@ func TestClassifyAndDiff_AgreeWithPlan(t *testing.T) {
 		"renamed group":           salesRenamed,
 		"internal group name":     groupRead("admins").Group,
 	}
-	want := map[Action]State{ActionCreated: StateNew, ActionUpdated: StateImported, ActionUnchanged: StateImported, ActionFailed: StateFailed}
+	want := map[Action]State{ActionCreated: StateNew, ActionUpdated: StateImported, ActionUnchanged: StateImported, ActionFailed: StateInvalid}
 	for name, e := range cases {
 		t.Run(name, func(t *testing.T) {
 			in := Input{Source: "dc01", Options: classifyOptions}
@@ -79,12 +79,12 @@ func TestClassifyAndDiff_AgreeWithPlan(t *testing.T) {
 			if !ok || got.State != w {
 				t.Errorf("Classify = %+v; Plan decided %+v", got, pe)
 			}
-			if (got.State == StateFailed || strings.HasPrefix(string(got.State), "blocked")) && got.Reason != pe.Reason {
+			if (got.State == StateInvalid || strings.HasPrefix(string(got.State), "blocked")) && got.Reason != pe.Reason {
 				t.Errorf("Classify reason %q, Plan reason %q", got.Reason, pe.Reason)
 			}
 			d, err := st.Diff("dc01", e)
 			if got.State != StateImported {
-				if err == nil && got.State != StateFailed {
+				if err == nil && got.State != StateInvalid {
 					t.Errorf("Diff of a row that is not imported = %v, want ErrNotFound", d)
 				}
 				return

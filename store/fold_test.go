@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"golang.org/x/text/secure/precis"
 )
 
 func TestFold_CaseAndWidthVariantsCollide(t *testing.T) {
@@ -18,6 +20,8 @@ func TestFold_CaseAndWidthVariantsCollide(t *testing.T) {
 		{"Åsa", "A\u030asa"},   // composed and decomposed
 		{"ǅenan", "dženan"},    // title case digraph
 		{"ΣΊΣΥΦΟΣ", "σίσυφος"}, // final sigma
+		{"ᎠᎡᎢ", "ꭰꭱꭲ"},         // Cherokee folds to its capitals
+		{"ᏴᏵ", "ᏼᏽ"},
 	}
 	for _, tt := range tests {
 		if fa, fb := Fold(tt.a), Fold(tt.b); fa != fb {
@@ -73,7 +77,7 @@ func simpleFoldVariant(s string) string {
 }
 
 func FuzzFold(f *testing.F) {
-	for _, s := range []string{"AAndrei", "aandrei", "Straße", "ＡＢＣ", "ǅ", "ﬃ", "İstanbul", "ı", "Σ", "\u212A", "e\u0301", "", "\xff"} {
+	for _, s := range []string{"AAndrei", "aandrei", "Straße", "ＡＢＣ", "ǅ", "ﬃ", "İstanbul", "ı", "Σ", "\u212A", "e\u0301", "", "\xff", "Ꭰꭰ", "ᏸ", "bidi\u202egnp.exe"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -101,6 +105,16 @@ func FuzzFold(f *testing.F) {
 			t.Fatalf("case variants fold apart: Fold(%q) = %q, Fold(%q) = %q", s, a, v, Fold(v))
 		}
 		_ = checkName("username", s) // never panics
+		// Names the PRECIS profile deems one fold alike (see Fold).
+		if usernameProblem(s) == "" {
+			p, err := precis.UsernameCaseMapped.String(s)
+			if err != nil {
+				t.Fatalf("usernameProblem allows %q but the profile refuses it: %v", s, err)
+			}
+			if Fold(p) != a {
+				t.Fatalf("PRECIS-equal names fold apart: Fold(%q) = %q, Fold(%q) = %q", s, a, p, Fold(p))
+			}
+		}
 	})
 }
 

@@ -71,15 +71,23 @@ type verdict struct {
 	blocker   string // the store's name of the record that blocked the entry
 }
 
-// entryProblem says why a user or group entry cannot be imported at all.
-func (r *rules) entryProblem(e *directory.Entry, what string) string {
+// entryProblem says why a user or group entry cannot be imported at all;
+// what is "username" or "group name". A username must pass the PRECIS
+// UsernameCaseMapped profile (usernameProblem); a group name, nameProblem.
+func entryProblem(e *directory.Entry, what string) string {
 	if e.ExternalID == "" {
 		return reasonNoExternalID
 	}
 	if p := valueProblem("external ID", e.ExternalID); p != "" {
 		return p
 	}
-	if p := nameProblem(what, e.Name); p != "" {
+	var p string
+	if what == "username" {
+		p = usernameProblem(e.Name)
+	} else {
+		p = nameProblem(what, e.Name)
+	}
+	if p != "" {
 		return p
 	}
 	for _, f := range [...]struct{ what, v string }{{"display name", e.DisplayName}, {"email address", e.Email}, {"DN", e.DN}} {
@@ -105,7 +113,7 @@ func (r *rules) decideUser(s kv, e *directory.Entry, how userFor) (verdict, erro
 	if e.Type == directory.TypeGroup {
 		return fail("a group, not a user: import it as a group")
 	}
-	if p := r.entryProblem(e, "username"); p != "" {
+	if p := entryProblem(e, "username"); p != "" {
 		return fail(p)
 	}
 	if r.opts.RequireEmail && strings.TrimSpace(e.Email) == "" {
@@ -292,7 +300,7 @@ func userChanges(a, b *userRec) []string {
 func (r *rules) decideGroup(s kv, e *directory.Entry) (verdict, error) {
 	v := verdict{ent: RunEntry{Name: e.Name, Type: directory.TypeGroup}}
 	ent := &v.ent
-	if p := r.entryProblem(e, "group name"); p != "" {
+	if p := entryProblem(e, "group name"); p != "" {
 		ent.Action, ent.Reason = ActionFailed, p
 		return v, nil
 	}
@@ -392,13 +400,13 @@ const (
 	StateImported        State = "imported"         // Select to synchronize
 	StateBlockedInternal State = "blocked-internal" // an internal user has that name
 	StateBlockedSource   State = "blocked-source"   // another source's user/group has that name
-	StateFailed          State = "failed"           // the entry cannot be imported (Reason says why)
+	StateInvalid         State = "invalid"          // the entry cannot be imported: Reason says why
 )
 
 // Status is the state of one search result, with the reason shown for a
-// blocked or failing row (ReasonInternal, "Username already taken by a
-// user from <source>", …) and the store's name of the matching record, if
-// any.
+// blocked or invalid row (ReasonInternal, "Username already taken by a user
+// from <source>", or why the entry would fail, such as a username the PRECIS
+// profile refuses) and the store's name of the matching record, if any.
 type Status struct {
 	State    State
 	Reason   string
@@ -441,7 +449,7 @@ func statusOf(v verdict) Status {
 			return Status{State: StateBlockedSource, Reason: v.ent.Reason, Existing: v.blocker}
 		}
 	}
-	return Status{State: StateFailed, Reason: v.ent.Reason, Existing: v.blocker}
+	return Status{State: StateInvalid, Reason: v.ent.Reason, Existing: v.blocker}
 }
 
 // Classify tells, for each entry read from source, what selecting it for

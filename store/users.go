@@ -137,7 +137,7 @@ func (s *Store) GetUser(username string) (User, error) {
 // Roles with an empty scope get GlobalScope; unknown roles are ErrNotFound.
 // A username that folds to an existing one is ErrExists.
 func (s *Store) AddUser(u User) (User, error) {
-	if err := checkName("username", u.Username); err != nil {
+	if err := checkUsername(u.Username); err != nil {
 		return User{}, err
 	}
 	for _, f := range [...]struct{ what, v string }{{"display name", u.DisplayName}, {"email address", u.Email}} {

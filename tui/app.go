@@ -20,6 +20,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // Source is a configured directory the wizard can pick.
@@ -420,13 +421,13 @@ func (m *model) titleBar() string {
 			crumbs = append(crumbs, t)
 		}
 	}
-	left := "usersync › " + strings.Join(crumbs, " › ")
+	left := "usersync › " + visible.String(strings.Join(crumbs, " › "))
 	right := ""
 	switch {
 	case m.status != "" && m.statusErr:
-		right = glyphWarning + " " + m.status
+		right = glyphWarning + " " + visible.String(m.status)
 	case m.status != "":
-		right = m.status
+		right = visible.String(m.status)
 	case m.sh.cfg.ReadOnly:
 		right = "read-only"
 	}

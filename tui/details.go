@@ -12,6 +12,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // userLoadedMsg is a user and its effective roles.
@@ -177,11 +178,11 @@ func (s *userScreen) render() {
 		s.p.SetLines(lines)
 		return
 	case s.err != "":
-		add(st.err.Render(glyphWarning + " " + s.err))
+		add(st.err.Render(glyphWarning + " " + visible.String(s.err)))
 		s.p.SetLines(lines)
 		return
 	}
-	add(st.heading.Render(glyphUser+" User "+u.Username), "")
+	add(st.heading.Render(glyphUser+" User "+visible.String(u.Username)), "")
 	const lw = 13
 	add(field(s.sh, "Display name", u.DisplayName, lw), field(s.sh, "Email", u.Email, lw))
 	add(field(s.sh, "Kind", string(u.Kind), lw))
@@ -197,7 +198,7 @@ func (s *userScreen) render() {
 	if !u.Enabled {
 		enabled = st.warn.Render("no")
 	}
-	add(field(s.sh, "Enabled", enabled, lw))
+	add(styledField(s.sh, "Enabled", enabled, lw))
 	add(field(s.sh, "Groups", strings.Join(u.Groups, ", "), lw))
 	add("", st.heading.Render("Effective roles"))
 	if len(s.roles) == 0 {
@@ -208,7 +209,7 @@ func (s *userScreen) render() {
 		if r.Via != "" {
 			from = "via group " + r.Via
 		}
-		add("  " + pad(r.Role, 16) + " " + pad("@ "+r.Scope, 20) + " " + st.dim.Render(from))
+		add("  " + pad(visible.String(r.Role), 16) + " " + pad("@ "+visible.String(r.Scope), 20) + " " + st.dim.Render(visible.String(from)))
 	}
 	s.p.SetLines(lines)
 }
@@ -219,11 +220,11 @@ func (s *userScreen) View() string {
 	var footer string
 	switch {
 	case s.confirm != "":
-		footer = st.accent.Render(fmt.Sprintf("Copy the roles and assignments of %s to %s? (y/N)", s.confirm, s.name))
+		footer = st.accent.Render(visible.String(fmt.Sprintf("Copy the roles and assignments of %s to %s? (y/N)", s.confirm, s.name)))
 	case s.note != "" && s.noteErr:
-		footer = st.err.Render(glyphWarning + " " + s.note)
+		footer = st.err.Render(glyphWarning + " " + visible.String(s.note))
 	case s.note != "":
-		footer = st.ok.Render(s.note)
+		footer = st.ok.Render(visible.String(s.note))
 	case s.sh.cfg.ReadOnly:
 		footer = st.dim.Render("Read-only session.")
 	default:
@@ -450,7 +451,7 @@ func (s *groupScreen) View() string {
 	st := s.sh.st
 	switch {
 	case s.err != "":
-		return st.err.Render(glyphWarning + " " + s.err)
+		return st.err.Render(glyphWarning + " " + visible.String(s.err))
 	case !s.loaded:
 		return st.dim.Render("Loading…")
 	}
@@ -460,7 +461,7 @@ func (s *groupScreen) View() string {
 	if s.cannotSync() == "" {
 		btn = st.buttonOn.Render(syncButton)
 	}
-	title := glyphGroup + " Group details: " + g.Name
+	title := glyphGroup + " Group details: " + visible.String(g.Name)
 	head := st.heading.Render(pad(title, max(10, s.width-len(syncButton)-1))) + " " + btn
 	synced := ""
 	if !g.Synced.IsZero() {
@@ -485,18 +486,18 @@ func (s *groupScreen) View() string {
 	}
 	from, to := s.members.Visible()
 	for p := from; p < to; p++ {
-		lines = append(lines, rowLine(s.sh, p == s.members.cursor, glyphUser+" "+*s.members.Item(s.members.view[p]), s.width))
+		lines = append(lines, rowLine(s.sh, p == s.members.cursor, glyphUser+" "+visible.String(*s.members.Item(s.members.view[p])), s.width))
 	}
 	for len(lines) < s.height-1 {
 		lines = append(lines, "")
 	}
 	switch {
 	case s.note != "" && s.noteErr:
-		lines = append(lines, st.err.Render(glyphWarning+" "+s.note))
+		lines = append(lines, st.err.Render(glyphWarning+" "+visible.String(s.note)))
 	case s.note != "":
-		lines = append(lines, st.ok.Render(s.note))
+		lines = append(lines, st.ok.Render(visible.String(s.note)))
 	case g.Kind == store.External:
-		lines = append(lines, st.dim.Render("s synchronizes the group with "+g.Source+": role assignments are never changed."))
+		lines = append(lines, st.dim.Render("s synchronizes the group with "+visible.String(g.Source)+": role assignments are never changed."))
 	default:
 		lines = append(lines, st.dim.Render("An internal group: made in the application, not synchronized."))
 	}

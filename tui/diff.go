@@ -9,6 +9,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // diffMsg is the result of store.Diff.
@@ -98,14 +99,14 @@ func (s *diffScreen) render() {
 		kind = "group"
 	}
 	lines := []string{
-		st.heading.Render(fmt.Sprintf("What synchronizing %s %s from %s would change", kind, s.e.Name, s.source)),
+		st.heading.Render(visible.String(fmt.Sprintf("What synchronizing %s %s from %s would change", kind, s.e.Name, s.source))),
 		"",
 	}
 	switch {
 	case !s.loaded:
 		lines = append(lines, st.dim.Render("Comparing with the store…"))
 	case s.err != "":
-		lines = append(lines, st.err.Render(glyphWarning+" "+s.err))
+		lines = append(lines, st.err.Render(glyphWarning+" "+visible.String(s.err)))
 	case len(s.diffs) == 0:
 		lines = append(lines, "Nothing would change: the store already holds what the directory says.",
 			"", st.dim.Render("Role assignments are never changed by an import or a sync."))
@@ -113,7 +114,7 @@ func (s *diffScreen) render() {
 		colW := max(12, (s.width-16)/2)
 		lines = append(lines, st.label.Render("  "+pad("FIELD", 12)+"  "+pad("IN THE DIRECTORY", colW)+"  IN THE STORE"))
 		for _, d := range s.diffs {
-			lines = append(lines, "  "+pad(d.Field, 12)+"  "+st.accent.Render(pad(orDash(d.Directory), colW))+"  "+orDash(d.Store))
+			lines = append(lines, "  "+pad(d.Field, 12)+"  "+st.accent.Render(pad(orDash(visible.String(d.Directory)), colW))+"  "+orDash(visible.String(d.Store)))
 		}
 		lines = append(lines, "", st.dim.Render("Role assignments are kept unchanged."))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // entraSession is what the Entra wizard's screens share once signed in:
@@ -460,7 +461,7 @@ func (s *entraGroupsScreen) View() string {
 	if s.focus == chooseSearch {
 		lines = append(lines, s.input.View())
 	} else {
-		q := s.input.Value()
+		q := visible.String(s.input.Value())
 		if q == "" {
 			q = st.dim.Render("/ to search the groups by name")
 		}
@@ -468,9 +469,9 @@ func (s *entraGroupsScreen) View() string {
 	}
 	switch {
 	case s.err != "" && r.t.Total() > 0:
-		lines = append(lines, st.err.Render(cut(glyphWarning+" The list is partial: "+s.err, w)))
+		lines = append(lines, st.err.Render(cut(glyphWarning+" The list is partial: "+visible.String(s.err), w)))
 	case s.classifyErr != "":
-		lines = append(lines, st.err.Render(cut(glyphWarning+" "+s.classifyErr, w)))
+		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.classifyErr), w)))
 	default:
 		lines = append(lines, st.dim.Render(cut("  Tick the groups whose members to import; searches match a word of the name", w)))
 	}
@@ -483,7 +484,7 @@ func (s *entraGroupsScreen) View() string {
 	switch {
 	case s.err != "" && r.t.Total() == 0:
 		lines = append(lines, "")
-		for _, l := range wrapHard(glyphWarning+" "+s.err, max(10, w-2)) {
+		for _, l := range wrapHard(glyphWarning+" "+visible.String(s.err), max(10, w-2)) {
 			lines = append(lines, st.err.Render("  "+l))
 		}
 	case r.t.Total() == 0 && !s.searching && s.query != "":
@@ -509,11 +510,11 @@ func (s *entraGroupsScreen) View() string {
 	lines = append(lines, s.optionsLine())
 	switch {
 	case s.note != "":
-		lines = append(lines, st.accent.Render(cut(s.note, w)))
+		lines = append(lines, st.accent.Render(cut(visible.String(s.note), w)))
 	case s.watch.waiting():
 		lines = append(lines, st.warn.Render(cut("  "+s.watch.line(), w)))
 	case len(s.sess.req.Roles) > 0:
-		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+assignmentsText(s.sess.req.Roles)+" (Enter changes them)", w)))
+		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+visible.String(assignmentsText(s.sess.req.Roles))+" (Enter changes them)", w)))
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  group %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}

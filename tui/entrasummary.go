@@ -11,6 +11,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // entraSummaryScreen is the Entra wizard's summary: the groups, how many
@@ -200,14 +201,14 @@ func (s *entraSummaryScreen) render() {
 	var lines []string
 	add := func(l ...string) { lines = append(lines, l...) }
 	addField := func(label, value string) {
-		for i, l := range wrapHard(value, max(10, w-lw-4)) {
+		for i, l := range wrapHard(visible.String(value), max(10, w-lw-4)) {
 			if i > 0 {
 				label = ""
 			}
 			add(field(s.sh, label, l, lw))
 		}
 	}
-	add(st.heading.Render(cut("Import from "+s.sess.source.Name+" (Microsoft Entra ID)", w)), "")
+	add(st.heading.Render(cut("Import from "+visible.String(s.sess.source.Name)+" (Microsoft Entra ID)", w)), "")
 	names := make([]string, 0, len(s.groups))
 	for _, g := range s.groups {
 		n := g.Name
@@ -239,7 +240,7 @@ func (s *entraSummaryScreen) render() {
 		add("  " + s.spin.View() + fmt.Sprintf("Reading %s from %s and planning…", plural(len(s.groups), "group", "groups"), s.sess.source.Name))
 	case s.err != "":
 		add(st.err.Render(glyphWarning + " Nothing can be imported yet:"))
-		for _, l := range wrapHard(s.err, max(10, w-4)) {
+		for _, l := range wrapHard(visible.String(s.err), max(10, w-4)) {
 			add("  " + l)
 		}
 		add(st.accent.Render("  Enter reads the groups again."))
@@ -251,7 +252,7 @@ func (s *entraSummaryScreen) render() {
 		add(fmt.Sprintf("  %-7s %s", "Users", plural(un, "member", "members")+": "+countsLine(uc, true)))
 		add(fmt.Sprintf("  %-7s %s", "Groups", countsLine(gc, true)))
 		if run.Error != "" {
-			for _, l := range wrapHard(glyphWarning+" "+run.Error, max(10, w-4)) {
+			for _, l := range wrapHard(glyphWarning+" "+visible.String(run.Error), max(10, w-4)) {
 				add(st.warn.Render("  " + l))
 			}
 		}
@@ -275,7 +276,7 @@ func (s *entraSummaryScreen) render() {
 			if e.Reason != "" {
 				line += " — " + e.Reason
 			}
-			listed = append(listed, line)
+			listed = append(listed, visible.String(line))
 		}
 	}
 	if t := s.watch.line(); t != "" {
@@ -286,7 +287,7 @@ func (s *entraSummaryScreen) render() {
 		add("", style.Render(cut("  "+t, w)))
 	}
 	add("", st.heading.Render("The same import from a script"))
-	for _, l := range wrapHard(s.command, max(10, w-2)) {
+	for _, l := range wrapHard(visible.String(s.command), max(10, w-2)) {
 		add("  " + l)
 	}
 	// The long parts last: the pager scrolls to them.
@@ -308,7 +309,7 @@ func (s *entraSummaryScreen) render() {
 	if s.planned != nil && s.planned.prepared != nil && len(s.planned.prepared.Warnings) > 0 {
 		add("", st.heading.Render("Warnings"))
 		for _, wn := range s.planned.prepared.Warnings {
-			for i, l := range wrapHard(wn, max(10, w-4)) {
+			for i, l := range wrapHard(visible.String(wn), max(10, w-4)) {
 				prefix := "  "
 				if i == 0 {
 					prefix = st.warn.Render(glyphWarning) + " "

@@ -3,6 +3,8 @@ package tui
 import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // menuItem is one action of a menu and the message it answers with.
@@ -85,16 +87,16 @@ func (s *menuScreen) choose() tea.Cmd {
 // View implements screen.
 func (s *menuScreen) View() string {
 	st := s.sh.st
-	lines := []string{st.heading.Render(s.title), ""}
+	lines := []string{st.heading.Render(visible.String(s.title)), ""}
 	for i, it := range s.items {
-		text := it.label
+		text := visible.String(it.label)
 		if it.disabled != "" {
 			text = st.dim.Render(text)
 		}
 		lines = append(lines, rowLine(s.sh, i == s.cursor, text, min(s.width, 50)))
 	}
 	if s.note != "" {
-		lines = append(lines, "", st.warn.Render(glyphWarning+" "+s.note))
+		lines = append(lines, "", st.warn.Render(glyphWarning+" "+visible.String(s.note)))
 	}
 	return joinLines(lines)
 }

@@ -5,6 +5,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // The items of the options screen.
@@ -135,7 +137,7 @@ func (s *optionsScreen) View() string {
 		"",
 	}
 	item := func(i int, text, detail string) {
-		lines = append(lines, rowLine(s.sh, s.cursor == i, text, s.width), "    "+st.dim.Render(detail))
+		lines = append(lines, rowLine(s.sh, s.cursor == i, text, s.width), "    "+st.dim.Render(visible.String(detail)))
 	}
 	box := boxOff
 	if o.Enable {

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // userPickedMsg is a user picker's answer, for the screen that asked.
@@ -175,18 +176,18 @@ func (p *userPicker) pick() tea.Cmd {
 // View implements screen.
 func (p *userPicker) View() string {
 	st := p.sh.st
-	lines := []string{st.heading.Render(p.prompt)}
+	lines := []string{st.heading.Render(visible.String(p.prompt))}
 	switch {
 	case p.typing:
 		lines = append(lines, p.filter.View())
 	case p.t.query != "":
-		lines = append(lines, st.dim.Render(fmt.Sprintf("Filter: %s  (%d of %d)", p.filter.Value(), p.t.Len(), p.t.Total())))
+		lines = append(lines, st.dim.Render(fmt.Sprintf("Filter: %s  (%d of %d)", visible.String(p.filter.Value()), p.t.Len(), p.t.Total())))
 	default:
 		lines = append(lines, st.dim.Render("/ to filter"))
 	}
 	switch {
 	case p.err != "":
-		return joinLines(append(lines, st.err.Render(glyphWarning+" "+p.err)))
+		return joinLines(append(lines, st.err.Render(glyphWarning+" "+visible.String(p.err))))
 	case !p.loaded:
 		return joinLines(append(lines, st.dim.Render("Loading users…")))
 	case p.t.Len() == 0:
@@ -195,7 +196,7 @@ func (p *userPicker) View() string {
 	from, to := p.t.Visible()
 	for i := from; i < to; i++ {
 		u := p.t.Item(p.t.view[i])
-		text := pad(u.Username, 20) + " " + pad(u.DisplayName, 26) + " " + st.dim.Render(kindText(u.Kind, u.Source))
+		text := pad(visible.String(u.Username), 20) + " " + pad(visible.String(u.DisplayName), 26) + " " + st.dim.Render(visible.String(kindText(u.Kind, u.Source)))
 		lines = append(lines, rowLine(p.sh, i == p.t.cursor, text, p.width))
 	}
 	return joinLines(lines)
@@ -384,10 +385,10 @@ func (p *rolePicker) assignments() []store.Assignment {
 // View implements screen.
 func (p *rolePicker) View() string {
 	st := p.sh.st
-	lines := []string{st.heading.Render(cut(p.heading, p.width)), ""}
+	lines := []string{st.heading.Render(cut(visible.String(p.heading), p.width)), ""}
 	switch {
 	case p.err != "":
-		return joinLines(append(lines, st.err.Render(glyphWarning+" "+p.err)))
+		return joinLines(append(lines, st.err.Render(glyphWarning+" "+visible.String(p.err))))
 	case !p.loaded:
 		return joinLines(append(lines, st.dim.Render("Loading roles…")))
 	case len(p.roles) == 0:
@@ -400,7 +401,7 @@ func (p *rolePicker) View() string {
 		if s, ok := p.chosen[r.Name]; ok {
 			box, scope = boxOn, "@ "+s
 		}
-		text := box + " " + pad(r.Name, 16) + " " + pad(scope, 16) + " " + st.dim.Render(r.Description)
+		text := box + " " + pad(visible.String(r.Name), 16) + " " + pad(visible.String(scope), 16) + " " + st.dim.Render(visible.String(r.Description))
 		lines = append(lines, rowLine(p.sh, !p.editing && i == p.cursor, text, p.width))
 	}
 	lines = append(lines, "", p.scope.View(),

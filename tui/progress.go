@@ -12,6 +12,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // job is an import or a sync to apply: the input, and where to go after
@@ -271,10 +272,10 @@ func (s *progressScreen) View() string {
 	if total == 0 {
 		total = s.j.total
 	}
-	lines := []string{st.heading.Render(s.j.title), ""}
+	lines := []string{st.heading.Render(visible.String(s.j.title)), ""}
 	if s.askForce {
 		lines = append(lines,
-			st.warn.Render(glyphWarning+" "+s.err),
+			st.warn.Render(glyphWarning+" "+visible.String(s.err)),
 			"",
 			"This synchronization would remove or disable more users than the safety",
 			"threshold allows (10% of the group or 500 users, whichever is smaller).",
@@ -284,7 +285,7 @@ func (s *progressScreen) View() string {
 		return joinLines(lines)
 	}
 	if s.err != "" {
-		lines = append(lines, st.err.Render(glyphWarning+" The "+s.j.verb+" failed: "+s.err), "", "Nothing was changed.", "",
+		lines = append(lines, st.err.Render(glyphWarning+" The "+s.j.verb+" failed: "+visible.String(s.err)), "", "Nothing was changed.", "",
 			st.dim.Render("Esc goes back."))
 		return joinLines(lines)
 	}
@@ -303,7 +304,7 @@ func (s *progressScreen) View() string {
 	case cur == "":
 		cur = "starting…"
 	}
-	lines = append(lines, "  Current: "+cut(cur, max(10, s.width-12)))
+	lines = append(lines, "  Current: "+cut(visible.String(cur), max(10, s.width-12)))
 	elapsed := s.now().Sub(s.started)
 	rate, eta := "—", "—"
 	if p.Done > 0 && elapsed > 0 {
@@ -321,7 +322,7 @@ func (s *progressScreen) View() string {
 		if s.watch.waiting() {
 			style = st.warn
 		}
-		lines = append(lines, style.Render(cut("  "+t, s.width)))
+		lines = append(lines, style.Render(cut("  "+visible.String(t), s.width)))
 	}
 	lines = append(lines, "")
 	switch {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // runLoadedMsg is the run as the journal holds it.
@@ -220,7 +221,7 @@ func (s *reportScreen) render() {
 		when += fmt.Sprintf(" (%s)", r.Finished.Sub(r.Started).Round(time.Millisecond))
 	}
 	add(field(s.sh, "Started", when, 8), field(s.sh, "By", r.Actor, 8), field(s.sh, "Source", r.Source, 8))
-	for i, l := range wrapHard(r.Command, max(10, s.width-12)) {
+	for i, l := range wrapHard(visible.String(r.Command), max(10, s.width-12)) {
 		label := ""
 		if i == 0 {
 			label = "Command"
@@ -231,13 +232,13 @@ func (s *reportScreen) render() {
 	case store.RunInterrupted:
 		add("", st.warn.Render(glyphWarning+" Interrupted: the batches already written stay. Run the same "+s.j.verb+" again to finish."))
 	case store.RunFailed:
-		add("", st.err.Render(glyphWarning+" Failed: "+r.Error))
+		add("", st.err.Render(glyphWarning+" Failed: "+visible.String(r.Error)))
 	}
 	if r.Error != "" && r.Status != store.RunFailed {
-		add(st.warn.Render(glyphWarning + " " + r.Error))
+		add(st.warn.Render(glyphWarning + " " + visible.String(r.Error)))
 	}
 	if s.applyErr != nil && (r.Error == "" || !strings.Contains(s.applyErr.Error(), r.Error)) {
-		add(st.warn.Render(glyphWarning + " " + s.applyErr.Error()))
+		add(st.warn.Render(glyphWarning + " " + visible.String(s.applyErr.Error())))
 	}
 	add("", "  "+countsLine(r.Counts, false))
 	byAction := map[store.Action][]store.RunEntry{}
@@ -255,12 +256,12 @@ func (s *reportScreen) render() {
 			if e.Type == directory.TypeGroup {
 				g = glyphGroup
 			}
-			l := "  " + g + " " + e.Name
+			l := "  " + g + " " + visible.String(e.Name)
 			if e.Group != "" {
-				l += st.dim.Render(" (from " + e.Group + ")")
+				l += st.dim.Render(" (from " + visible.String(e.Group) + ")")
 			}
 			if sec.reason && e.Reason != "" {
-				l += st.dim.Render(" — " + e.Reason)
+				l += st.dim.Render(" — " + visible.String(e.Reason))
 			}
 			add(l)
 		}
@@ -276,9 +277,9 @@ func (s *reportScreen) View() string {
 	case s.saving:
 		footer = s.path.View() + "\n" + st.dim.Render("A name ending in .csv saves CSV; anything else saves JSON.")
 	case s.note != "" && s.noteErr:
-		footer = st.err.Render(glyphWarning+" "+s.note) + "\n"
+		footer = st.err.Render(glyphWarning+" "+visible.String(s.note)) + "\n"
 	case s.note != "":
-		footer = st.ok.Render(s.note) + "\n"
+		footer = st.ok.Render(visible.String(s.note)) + "\n"
 	default:
 		more := s.p.More()
 		footer = st.dim.Render("s saves the report · Esc returns") + "\n" + st.dim.Render(more)

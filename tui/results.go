@@ -7,6 +7,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // resultRow is one search result and how it stands against the store.
@@ -24,8 +25,11 @@ func (r *resultRow) selectable() bool {
 	return r.checked && (r.s.State == store.StateNew || r.s.State == store.StateImported)
 }
 
-// action is what selecting the row does, in the product's words.
-func (r *resultRow) action() string {
+// action is what selecting the row does, in the product's words, shown
+// with visible.String (a reason may quote the directory's name).
+func (r *resultRow) action() string { return visible.String(r.rawAction()) }
+
+func (r *resultRow) rawAction() string {
 	if !r.checked {
 		return "Could not check against the store"
 	}
@@ -50,6 +54,11 @@ func (r *resultRow) action() string {
 			return r.s.Reason
 		}
 		return "Username already taken by another directory's user"
+	case store.StateInvalid:
+		if r.s.Reason != "" {
+			return r.s.Reason
+		}
+		return "Cannot be imported"
 	}
 	return string(r.s.State)
 }
@@ -199,9 +208,9 @@ func (r *results) View(width int) string {
 		if row.e.Disabled {
 			flag = glyphDisabled
 		}
-		name := row.e.Name
+		name := visible.String(row.e.Name)
 		if row.e.DisplayName != "" && row.e.DisplayName != row.e.Name {
-			name += "  " + row.e.DisplayName
+			name += "  " + visible.String(row.e.DisplayName)
 		}
 		if row.e.Type == directory.TypeGroup && row.e.MemberCount >= 0 {
 			name += "  (" + plural(row.e.MemberCount, "member", "members") + ")"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // searchHint is the search box's placeholder, in the product's words.
@@ -446,9 +447,9 @@ func (s *searchScreen) View() string {
 	lines = append(lines, s.input.View())
 	switch {
 	case s.searchErr != "":
-		lines = append(lines, st.err.Render(cut(glyphWarning+" "+s.searchErr, w)))
+		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.searchErr), w)))
 	case s.classifyErr != "":
-		lines = append(lines, st.err.Render(cut(glyphWarning+" "+s.classifyErr, w)))
+		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.classifyErr), w)))
 	default:
 		lines = append(lines, st.dim.Render(cut("  "+searchHint+" · an* is a wildcard · (…) is a raw filter", w)))
 	}
@@ -481,7 +482,7 @@ func (s *searchScreen) View() string {
 		info := fmt.Sprintf("  %d of %d shown", r.t.Len(), r.t.Total())
 		lines = append(lines, s.filterLine()+st.dim.Render(info))
 	case s.note != "":
-		lines = append(lines, st.accent.Render(cut(s.note, w)))
+		lines = append(lines, st.accent.Render(cut(visible.String(s.note), w)))
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  row %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}
@@ -493,5 +494,5 @@ func (s *searchScreen) filterLine() string {
 	if s.focus == focusFilter {
 		return s.filter.View()
 	}
-	return "Filter: " + s.filter.Value()
+	return "Filter: " + visible.String(s.filter.Value())
 }

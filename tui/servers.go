@@ -10,6 +10,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // importSession is what the wizard's screens share once a source is open:
@@ -295,7 +296,7 @@ func (s *serversScreen) View() string {
 		src, _ := s.current()
 		lines = append(lines, st.dim.Render(fmt.Sprintf("Connecting to %s…", src.Name)))
 	case s.err != "":
-		lines = append(lines, st.err.Render(glyphWarning+" "+s.err))
+		lines = append(lines, st.err.Render(glyphWarning+" "+visible.String(s.err)))
 	}
 	return joinLines(lines)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // signedInMsg is the outcome of Config.OpenEntra.
@@ -165,7 +166,7 @@ func (s *signInScreen) View() string {
 	switch {
 	case s.err != "":
 		add(st.err.Render(glyphWarning+" Could not sign in to "+s.src.Name+":"), "")
-		wrapped(s.err, 2)
+		wrapped(visible.String(s.err), 2)
 		add("", st.dim.Render("  Enter tries again · Esc goes back to the directories."))
 		return joinLines(lines)
 	case s.prompt == nil:
@@ -174,13 +175,13 @@ func (s *signInScreen) View() string {
 	default:
 		p := s.prompt
 		if p.URL == "" || p.Code == "" {
-			wrapped(p.Message, 2)
+			wrapped(visible.String(p.Message), 2)
 		} else {
 			add("  On any device, open this address in a web browser:", "")
 			// The address is never cut or styled: it must stay copyable.
-			add("      "+p.URL, "", "  and enter the code:", "")
+			add("      "+visible.String(p.URL), "", "  and enter the code:", "")
 			box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 2)
-			for _, l := range strings.Split(box.Render(st.accent.Render(p.Code)), "\n") {
+			for _, l := range strings.Split(box.Render(st.accent.Render(visible.String(p.Code))), "\n") {
 				add("    " + l)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // plannedMsg is the summary's plan: the request read from the directory
@@ -171,7 +172,7 @@ func (s *summaryScreen) render() {
 	w := s.width
 	var lines []string
 	add := func(l ...string) { lines = append(lines, l...) }
-	add(st.heading.Render("Import from "+s.sess.source.Name), "")
+	add(st.heading.Render("Import from "+visible.String(s.sess.source.Name)), "")
 	sel := []string{}
 	if s.nUsers > 0 {
 		sel = append(sel, plural(s.nUsers, "user", "users"))
@@ -199,14 +200,14 @@ func (s *summaryScreen) render() {
 	case s.planning:
 		add(st.dim.Render("Reading the selected groups and planning…"))
 	case s.err != "":
-		add(st.err.Render(glyphWarning + " " + s.err))
+		add(st.err.Render(glyphWarning + " " + visible.String(s.err)))
 	case s.planned != nil && s.planned.run != nil:
 		add(st.heading.Render("What will happen"))
 		add("  " + countsLine(s.planned.run.Counts, true))
 		var skipped []string
 		for _, e := range s.planned.run.Entries {
 			if e.Action == store.ActionSkipped || e.Action == store.ActionFailed {
-				skipped = append(skipped, fmt.Sprintf("  %s %s: %s", e.Action, e.Name, e.Reason))
+				skipped = append(skipped, visible.String(fmt.Sprintf("  %s %s: %s", e.Action, e.Name, e.Reason)))
 			}
 		}
 		if len(skipped) > 0 {
@@ -222,7 +223,7 @@ func (s *summaryScreen) render() {
 	if s.planned != nil && s.planned.prepared != nil && len(s.planned.prepared.Warnings) > 0 {
 		add("", st.heading.Render("Warnings"))
 		for _, wn := range s.planned.prepared.Warnings {
-			for i, l := range wrapHard(wn, max(10, w-4)) {
+			for i, l := range wrapHard(visible.String(wn), max(10, w-4)) {
 				prefix := "  "
 				if i == 0 {
 					prefix = st.warn.Render(glyphWarning) + " "
@@ -232,7 +233,7 @@ func (s *summaryScreen) render() {
 		}
 	}
 	add("", st.heading.Render("The same import from a script"))
-	for _, l := range wrapHard(s.command, max(10, w-2)) {
+	for _, l := range wrapHard(visible.String(s.command), max(10, w-2)) {
 		add("  " + l)
 	}
 	s.p.SetLines(lines)

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // The Users app's filters (tabs).
@@ -379,15 +380,15 @@ func (s *usersScreen) View() string {
 	case s.typing:
 		lines = append(lines, s.filter.View()+"  "+st.dim.Render(count))
 	case s.filter.Value() != "":
-		lines = append(lines, st.dim.Render("Search: "+s.filter.Value()+" · "+count+" · Esc clears"))
+		lines = append(lines, st.dim.Render("Search: "+visible.String(s.filter.Value())+" · "+count+" · Esc clears"))
 	case s.note != "":
-		lines = append(lines, st.ok.Render(cut(s.note, w)))
+		lines = append(lines, st.ok.Render(cut(visible.String(s.note), w)))
 	default:
 		lines = append(lines, st.dim.Render(count+" · / to search · i to import from a directory"))
 	}
 	switch {
 	case s.err != "":
-		return joinLines(append(lines, "", st.err.Render(glyphWarning+" "+s.err)))
+		return joinLines(append(lines, "", st.err.Render(glyphWarning+" "+visible.String(s.err))))
 	case !s.loaded:
 		return joinLines(append(lines, "", st.dim.Render("Loading…")))
 	}
@@ -420,16 +421,21 @@ func (s *usersScreen) View() string {
 	return joinLines(lines)
 }
 
+// userCols lays out a row of the users list; the cells are plain text
+// (store records), shown with visible.String.
 func (s *usersScreen) userCols(name, display, kind, enabled string) string {
 	w := s.width - 2
 	nameW, kindW, enW := 20, 18, 7
 	dispW := max(8, w-nameW-kindW-enW-3)
-	return pad(name, nameW) + " " + pad(display, dispW) + " " + pad(kind, kindW) + " " + pad(enabled, enW)
+	v := visible.String
+	return pad(v(name), nameW) + " " + pad(v(display), dispW) + " " + pad(v(kind), kindW) + " " + pad(enabled, enW)
 }
 
+// groupCols lays out a row of the groups list, as userCols does.
 func (s *usersScreen) groupCols(name, kind, members, roles string) string {
 	w := s.width - 2
 	nameW, kindW, memW := 26, 18, 8
 	rolesW := max(8, w-nameW-kindW-memW-3)
-	return pad(name, nameW) + " " + pad(kind, kindW) + " " + pad(members, memW) + " " + pad(roles, rolesW)
+	v := visible.String
+	return pad(v(name), nameW) + " " + pad(v(kind), kindW) + " " + pad(members, memW) + " " + pad(v(roles), rolesW)
 }

@@ -8,6 +8,8 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // newInput makes a text input with the app's styles and a steady cursor
@@ -123,8 +125,15 @@ func cut(s string, w int) string {
 	return s
 }
 
-// field renders "label  value" for a card.
+// field renders "label  value" for a card. value is plain text, often a
+// directory's or a store record's: it is shown with visible.String.
 func field(sh *shared, label, value string, labelWidth int) string {
+	return styledField(sh, label, visible.String(value), labelWidth)
+}
+
+// styledField is field for a value already rendered with the app's
+// styles, which must hold no outside text that visible.String did not see.
+func styledField(sh *shared, label, value string, labelWidth int) string {
 	if value == "" {
 		value = sh.st.dim.Render("—")
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 func (a *app) groupsCommand() *cobra.Command {
@@ -67,16 +68,17 @@ func (a *app) groupsCommand() *cobra.Command {
 				return writeJSON(a.stdout, toGroupJSON(g))
 			}
 			w := a.stdout
-			fmt.Fprintf(w, "Name:        %s\n", g.Name)
+			v := visible.String
+			fmt.Fprintf(w, "Name:        %s\n", v(g.Name))
 			fmt.Fprintf(w, "Kind:        %s\n", g.Kind)
 			if g.Kind == store.External {
-				fmt.Fprintf(w, "Source:      %s\n", g.Source)
-				fmt.Fprintf(w, "External ID: %s\n", g.ExternalID)
+				fmt.Fprintf(w, "Source:      %s\n", v(g.Source))
+				fmt.Fprintf(w, "External ID: %s\n", v(g.ExternalID))
 			}
-			fmt.Fprintf(w, "Roles:       %s\n", joinOrNone(splitNonEmpty(formatAssignments(g.Roles))))
+			fmt.Fprintf(w, "Roles:       %s\n", v(joinOrNone(splitNonEmpty(formatAssignments(g.Roles)))))
 			fmt.Fprintf(w, "Members (%d):\n", len(g.Members))
 			for _, m := range g.Members {
-				fmt.Fprintf(w, "  %s\n", m)
+				fmt.Fprintf(w, "  %s\n", v(m))
 			}
 			return nil
 		},

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // The JSON shapes below are the CLI contract (product page, "JSON shapes"):
@@ -109,8 +110,18 @@ func newTable(w io.Writer, header ...string) *table {
 	return t
 }
 
-func (t *table) row(cols ...string) { fmt.Fprintln(t.tw, strings.Join(cols, "\t")) }
-func (t *table) flush() error       { return t.tw.Flush() }
+// row writes one row; every cell is shown with visible.String, so a
+// directory's text cannot add a row, move a column or reach the terminal
+// as a control sequence.
+func (t *table) row(cols ...string) {
+	cells := make([]string, len(cols))
+	for i, c := range cols {
+		cells[i] = visible.String(c)
+	}
+	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+}
+
+func (t *table) flush() error { return t.tw.Flush() }
 
 func formatAssignments(as []store.Assignment) string { return store.FormatAssignments(as) }
 
@@ -149,11 +160,11 @@ func printRun(w io.Writer, r *store.Run) error {
 	if r.Status == store.RunPlanned {
 		verb = "Plan (nothing changed; re-run with --yes to apply)"
 	}
-	fmt.Fprintf(w, "%s #%d from %s: %s\n", verb, r.ID, r.Source, r.Status)
+	fmt.Fprintf(w, "%s #%d from %s: %s\n", verb, r.ID, visible.String(r.Source), r.Status)
 	fmt.Fprintf(w, "created %d, updated %d, unchanged %d, skipped %d, failed %d, removed %d, disabled %d\n",
 		c.Created, c.Updated, c.Unchanged, c.Skipped, c.Failed, c.Removed, c.Disabled)
 	if r.Error != "" {
-		fmt.Fprintf(w, "note: %s\n", r.Error)
+		fmt.Fprintf(w, "note: %s\n", visible.String(r.Error))
 	}
 	if len(r.Entries) == 0 {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 func (a *app) rolesCommand() *cobra.Command {
@@ -67,7 +68,7 @@ func (a *app) rolesCommand() *cobra.Command {
 			if addJSON {
 				return writeJSON(a.stdout, roleJSON{Name: r.Name, Description: r.Description})
 			}
-			fmt.Fprintf(a.stdout, "Added role %s\n", r.Name)
+			fmt.Fprintf(a.stdout, "Added role %s\n", visible.String(r.Name))
 			return nil
 		},
 	}
@@ -114,9 +115,9 @@ func (a *app) assignCommand(verb, short string) *cobra.Command {
 				return a.printPrincipalJSON(st, args[0])
 			}
 			if verb == "assign" {
-				fmt.Fprintf(a.stdout, "%s now holds %s\n", args[0], formatAssignment(as))
+				fmt.Fprintf(a.stdout, "%s now holds %s\n", visible.String(args[0]), visible.String(formatAssignment(as)))
 			} else {
-				fmt.Fprintf(a.stdout, "%s no longer holds %s\n", args[0], formatAssignment(as))
+				fmt.Fprintf(a.stdout, "%s no longer holds %s\n", visible.String(args[0]), visible.String(formatAssignment(as)))
 			}
 			return nil
 		},

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 func (a *app) runsCommand() *cobra.Command {
@@ -69,11 +70,11 @@ func (a *app) runsCommand() *cobra.Command {
 			if showJSON {
 				return writeRun(a.stdout, &r)
 			}
-			fmt.Fprintf(a.stdout, "Started:  %s by %s\n", r.Started.Local().Format("2006-01-02 15:04:05"), r.Actor)
+			fmt.Fprintf(a.stdout, "Started:  %s by %s\n", r.Started.Local().Format("2006-01-02 15:04:05"), visible.String(r.Actor))
 			if !r.Finished.IsZero() {
 				fmt.Fprintf(a.stdout, "Finished: %s\n", r.Finished.Local().Format("2006-01-02 15:04:05"))
 			}
-			fmt.Fprintf(a.stdout, "Command:  %s\n", r.Command)
+			fmt.Fprintf(a.stdout, "Command:  %s\n", visible.String(r.Command))
 			return printRun(a.stdout, &r)
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 func (a *app) usersCommand() *cobra.Command {
@@ -89,20 +90,21 @@ func (a *app) userShowCommand() *cobra.Command {
 				return err
 			}
 			w := a.stdout
-			fmt.Fprintf(w, "Username:     %s\n", u.Username)
-			fmt.Fprintf(w, "Display name: %s\n", u.DisplayName)
-			fmt.Fprintf(w, "Email:        %s\n", u.Email)
+			v := visible.String
+			fmt.Fprintf(w, "Username:     %s\n", v(u.Username))
+			fmt.Fprintf(w, "Display name: %s\n", v(u.DisplayName))
+			fmt.Fprintf(w, "Email:        %s\n", v(u.Email))
 			fmt.Fprintf(w, "Kind:         %s\n", u.Kind)
 			if u.Kind == store.External {
-				fmt.Fprintf(w, "Source:       %s\n", u.Source)
-				fmt.Fprintf(w, "External ID:  %s\n", u.ExternalID)
-				fmt.Fprintf(w, "DN:           %s\n", u.DN)
+				fmt.Fprintf(w, "Source:       %s\n", v(u.Source))
+				fmt.Fprintf(w, "External ID:  %s\n", v(u.ExternalID))
+				fmt.Fprintf(w, "DN:           %s\n", v(u.DN))
 				if !u.Synced.IsZero() {
 					fmt.Fprintf(w, "Synchronized: %s\n", u.Synced.Local().Format("2006-01-02 15:04:05"))
 				}
 			}
 			fmt.Fprintf(w, "Enabled:      %s\n", yesNo(u.Enabled))
-			fmt.Fprintf(w, "Groups:       %s\n", joinOrNone(u.Groups))
+			fmt.Fprintf(w, "Groups:       %s\n", v(joinOrNone(u.Groups)))
 			fmt.Fprintln(w, "Roles:")
 			if len(eff) == 0 {
 				fmt.Fprintln(w, "  (none)")
@@ -112,7 +114,7 @@ func (a *app) userShowCommand() *cobra.Command {
 				if e.Via != "" {
 					via = "via group " + e.Via
 				}
-				fmt.Fprintf(w, "  %-24s %s\n", formatAssignment(e.Assignment), via)
+				fmt.Fprintf(w, "  %-24s %s\n", v(formatAssignment(e.Assignment)), v(via))
 			}
 			return nil
 		},
@@ -145,7 +147,7 @@ func (a *app) userAddCommand() *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, toUserJSON(u))
 			}
-			fmt.Fprintf(a.stdout, "Added internal user %s\n", u.Username)
+			fmt.Fprintf(a.stdout, "Added internal user %s\n", visible.String(u.Username))
 			return nil
 		},
 	}
@@ -180,7 +182,7 @@ func (a *app) userSetEnabledCommand(verb string, enabled bool) *cobra.Command {
 				}
 				return writeJSON(a.stdout, toUserJSON(u))
 			}
-			fmt.Fprintf(a.stdout, "%s %sd\n", args[0], verb)
+			fmt.Fprintf(a.stdout, "%s %sd\n", visible.String(args[0]), verb)
 			return nil
 		},
 	}
@@ -210,7 +212,7 @@ func (a *app) userDeleteCommand() *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, toUserJSON(u))
 			}
-			fmt.Fprintf(a.stdout, "Deleted user %s\n", u.Username)
+			fmt.Fprintf(a.stdout, "Deleted user %s\n", visible.String(u.Username))
 			return nil
 		},
 	}
