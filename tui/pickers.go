@@ -249,7 +249,6 @@ func newRolePicker(sh *shared, current []store.Assignment, forTag tag) *rolePick
 		p.chosen[a.Role] = a.Scope
 	}
 	p.scope = newInput(sh, "Scope for the roles you tick: ", store.GlobalScope)
-	p.scope.SetValue(store.GlobalScope)
 	return p
 }
 

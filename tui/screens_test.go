@@ -339,7 +339,10 @@ func TestOptions_ToggleAndPickersAnswers(t *testing.T) {
 	}
 }
 
-func TestRolePicker_ScopeDefaultsToGlobal(t *testing.T) {
+// TestRolePicker_ScopeIsExactlyWhatWasTyped: global is the scope's
+// placeholder, not its text, so typing project-x gives project-x (it gave
+// globalproject-x), and an empty scope is global.
+func TestRolePicker_ScopeIsExactlyWhatWasTyped(t *testing.T) {
 	sh := testShared(Config{})
 	p := newRolePicker(sh, nil, tag{})
 	p.SetSize(80, 22)
@@ -353,7 +356,9 @@ func TestRolePicker_ScopeDefaultsToGlobal(t *testing.T) {
 	if !p.Typing() {
 		t.Fatal("Tab did not focus the scope")
 	}
-	p.scope.SetValue("project-x")
+	if v := p.scope.Value(); v != "project-x" {
+		t.Fatalf("the scope holds %q after typing project-x", v)
+	}
 	p.Update(keyPress("enter"))
 	p.Update(keyPress("up"))
 	p.Update(keyPress("space")) // Editor @ project-x

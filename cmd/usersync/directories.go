@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/usersync/usersync/tui/visible"
+
 	"context"
 	"fmt"
 	"os"
@@ -208,7 +210,7 @@ func (a *app) directoryTestCommand() *cobra.Command {
 			checks := ldap.Test(cmd.Context(), l)
 			fmt.Fprintf(a.stdout, "%s (%s)\n", l.Name, l.URL)
 			for _, c := range checks {
-				fmt.Fprintf(a.stdout, "  %s\n", c)
+				fmt.Fprintf(a.stdout, "  %s\n", visible.String(fmt.Sprint(c)))
 			}
 			if err := ldap.CheckErr(checks); err != nil {
 				return fmt.Errorf("%s: %w", l.Name, err)

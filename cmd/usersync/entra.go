@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/usersync/usersync/tui/visible"
+
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +45,7 @@ func openEntraConfig(ctx context.Context, e entra.Config, opts entra.Options, a 
 	}
 	if opts.DeviceCodePrompt == nil {
 		opts.DeviceCodePrompt = func(_ context.Context, p entra.DeviceCodePrompt) {
-			fmt.Fprintf(a.stderr, "To sign in to %s, open %s and enter the code %s\n", e.Name, p.VerificationURL, p.UserCode)
+			fmt.Fprintf(a.stderr, "To sign in to %s, open %s and enter the code %s\n", e.Name, visible.String(p.VerificationURL), visible.String(p.UserCode))
 		}
 	}
 	if opts.OnThrottle == nil {
@@ -67,9 +69,9 @@ func (a *app) testEntra(ctx context.Context, name string) error {
 	fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, entraURL(e))
 	step := func(ok bool, name, detail string) {
 		if ok {
-			fmt.Fprintf(a.stdout, "  ✓  %-8s %s\n", name, detail)
+			fmt.Fprintf(a.stdout, "  ✓  %-8s %s\n", name, visible.String(detail))
 		} else {
-			fmt.Fprintf(a.stdout, "  ✗  %-8s %s\n", name, detail)
+			fmt.Fprintf(a.stdout, "  ✗  %-8s %s\n", name, visible.String(detail))
 		}
 	}
 	if err := e.Validate(); err != nil {

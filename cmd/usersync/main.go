@@ -5,6 +5,8 @@
 package main
 
 import (
+	"github.com/usersync/usersync/tui/visible"
+
 	"context"
 	"errors"
 	"fmt"
@@ -110,11 +112,18 @@ func errorHandler(w io.Writer, styles fang.Styles, err error) {
 	if errors.Is(err, errEntryErrors) {
 		return
 	}
+	// An error can carry a directory's or a server's text: shown visibly,
+	// line by line (our messages break lines on purpose).
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = visible.String(l)
+	}
+	text := strings.Join(lines, "\n")
 	if f, ok := w.(term.File); ok && term.IsTerminal(f.Fd()) {
-		fang.DefaultErrorHandler(w, styles, err)
+		fang.DefaultErrorHandler(w, styles, errors.New(text))
 		return
 	}
-	fmt.Fprintf(w, "usersync: %v\n", err)
+	fmt.Fprintf(w, "usersync: %s\n", text)
 	if exitCode(err) == exitUsage {
 		fmt.Fprintln(w, "Try 'usersync --help' for usage.")
 	}

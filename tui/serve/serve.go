@@ -12,6 +12,8 @@
 package serve
 
 import (
+	"github.com/usersync/usersync/tui/visible"
+
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -159,7 +161,7 @@ func (s *Server) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
 	s.mu.Unlock()
 	id, ok := keys.Lookup(key)
 	if !ok {
-		s.log.Warn("refused key", "user", ctx.User(), "from", ctx.RemoteAddr().String(),
+		s.log.Warn("refused key", "user", visible.String(ctx.User()), "from", ctx.RemoteAddr().String(),
 			"fingerprint", gossh.FingerprintSHA256(key))
 		return false
 	}
