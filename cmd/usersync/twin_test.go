@@ -36,7 +36,7 @@ func copyStore(t *testing.T, e *env) *env {
 }
 
 // splitShell splits a command line quoted as usersync quotes them: plain
-// words and '…' with '\'' inside.
+// words and '…' with '\” inside.
 func splitShell(t *testing.T, line string) []string {
 	t.Helper()
 	var words []string
