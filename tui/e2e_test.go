@@ -3,7 +3,6 @@ package tui
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -198,8 +197,8 @@ func TestFlow_LDAPImportWizard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := json.MarshalIndent(journaled, "", "  ")
-	if got := bytes.TrimSpace(data); !bytes.Equal(got, want) {
+	want, _ := journaled.JSONLine()
+	if got := data; !bytes.Equal(got, want) {
 		t.Fatalf("the saved report is not the journaled run:\n%s\nwant:\n%s", got, want)
 	}
 

@@ -3,7 +3,6 @@ package tui
 import (
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -187,11 +186,8 @@ func encodeRun(run store.Run, path string) ([]byte, error) {
 		w.Flush()
 		return b.Bytes(), w.Error()
 	}
-	if run.Entries == nil {
-		run.Entries = []store.RunEntry{}
-	}
-	data, err := json.MarshalIndent(run, "", "  ")
-	return append(data, '\n'), err
+	// The contract's run object, the bytes `runs show ID --json` prints.
+	return run.JSONLine()
 }
 
 // reportSections are the report's groups of entries, in order.

@@ -273,7 +273,10 @@ func TestReport_ListsOutcomesAndSavesJSONAndCSV(t *testing.T) {
 	if back.ID != 7 || len(back.Entries) != 3 || back.Entries[1].Reason != store.ReasonInternal || back.Counts.Created != 1 {
 		t.Fatalf("JSON report: %+v", back)
 	}
-	for _, key := range []string{`"id"`, `"started"`, `"actor"`, `"status"`, `"counts"`, `"entries"`, `"action"`, `"reason"`} {
+	if want, _ := run.JSONLine(); string(data) != string(want) {
+		t.Errorf("the saved report is not the run's JSON line:\n%s\nwant\n%s", data, want)
+	}
+	for _, key := range []string{`"id"`, `"started"`, `"finished"`, `"actor"`, `"status"`, `"mode"`, `"counts"`, `"entries"`, `"action"`, `"reason"`} {
 		if !strings.Contains(string(data), key) {
 			t.Errorf("JSON lacks %s", key)
 		}

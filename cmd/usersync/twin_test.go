@@ -138,9 +138,20 @@ func TestWizard_LDAPImportSameStoreAsItsScript(t *testing.T) {
 	summary := m.waitFor("What will happen", "usersync import ldap")
 	m.keys("Enter")
 	m.waitFor("completed")
+	// The report saved from the TUI is byte for byte what runs show prints.
+	saved := e.dir + "/report.json"
+	m.keys("s")
+	m.waitFor("usersync-run-1.json")
+	m.keys("C-u")
+	m.typeText(saved)
+	m.keys("Enter")
+	m.waitFor("Saved the report")
 	m.keys("q")
 	if code := m.waitExit(); code != 0 {
 		t.Fatalf("quit: exit %d\n%s", code, m.screen())
+	}
+	if data, err := os.ReadFile(saved); err != nil || string(data) != e.ok("runs", "show", "1", "--json").stdout {
+		t.Errorf("the saved report (%v) differs from runs show 1 --json:\n%s\n%s", err, data, e.ok("runs", "show", "1", "--json").stdout)
 	}
 	const want = "usersync import ldap --server dc01 --query 'an*' --select all --roles Administrator,Editor@project-x --enable --copy-roles-from mentor --yes"
 	if !strings.Contains(folded(summary), want) {
