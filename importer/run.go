@@ -79,7 +79,13 @@ func run(ctx context.Context, env Env, dir directory.Directory, in store.Input, 
 	if err != nil {
 		return failed(env, in, err, apply)
 	}
+	return p.run(ctx, env, apply)
+}
+
+// run plans (apply false) or applies p.
+func (p *Prepared) run(ctx context.Context, env Env, apply bool) (*Outcome, error) {
 	out := &Outcome{Warnings: p.Warnings}
+	var err error
 	if apply {
 		out.Run, err = p.Apply(ctx, env.Store, env.Progress)
 	} else {
@@ -192,16 +198,7 @@ func (o *Sync) Run(ctx context.Context, env Env, dir directory.Directory, groups
 		}
 		return nil, err
 	}
-	out := &Outcome{Warnings: p.Warnings}
-	if apply {
-		out.Run, err = p.Apply(ctx, env.Store, env.Progress)
-	} else {
-		out.Run, err = p.Plan(ctx, env.Store)
-	}
-	if out.Run == nil {
-		return nil, err
-	}
-	return out, err
+	return p.run(ctx, env, apply)
 }
 
 // Unreachable journals a sync whose directory could not even be opened
