@@ -59,6 +59,10 @@ type Entry struct {
 type GroupRead struct {
 	Group   Entry
 	Members []Entry
+	// Nested are the external IDs of the groups nested in the group (at any
+	// depth) whose members the read flattened into Members: a change to one
+	// of them changes the group's membership.
+	Nested []string
 	// Incomplete is non-empty when part of the membership could not be read
 	// (a timeout, a size limit, an unfollowed referral, an unfinished range,
 	// a page that never arrived). It says why, for the run report. A caller
@@ -119,3 +123,57 @@ func (e *IncompleteError) Unwrap() []error {
 	}
 	return []error{ErrIncomplete}
 }
+
+// ChangeFeed is a directory that can tell what changed since a cookie:
+// RFC 4533 content synchronization on OpenLDAP, 389-DS and FreeIPA
+// (syncprov), DirSync or uSNChanged on Active Directory, Graph delta
+// queries on Entra ID. A sync that holds a cookie for its source reads only
+// the changes; without one (or when the directory refuses it) it reads
+// fully, taking a cookie first so that nothing changed during the full
+// read is lost (the next changes repeat it; applying a state twice is
+// harmless).
+type ChangeFeed interface {
+	// FeedCookie returns a cookie for the directory as it is now, without
+	// reading its entries.
+	FeedCookie(ctx context.Context) ([]byte, error)
+	// Changes returns what changed among the directory's users and groups
+	// since cookie. It wraps ErrCookieRefused when the directory no longer
+	// accepts the cookie (expired, or from another server): the caller then
+	// reads fully. Any other error means the changes could not be read
+	// whole: the caller applies none of them and keeps its cookie.
+	Changes(ctx context.Context, cookie []byte) (*Changes, error)
+}
+
+// Changes is what changed in a directory since a cookie.
+type Changes struct {
+	// Cookie is where the next Changes resumes: it covers everything below.
+	Cookie []byte
+	// Entries are users and groups added or modified since the cookie, as
+	// they are now (the attributes a Search maps).
+	Entries []Entry
+	// Members holds, for a group among Entries whose membership changed,
+	// the external IDs of its direct members now (users and nested groups),
+	// when the directory sends the whole list (LDAP).
+	Members map[string][]string
+	// MembersAdded and MembersRemoved hold, by group external ID, the direct
+	// members added and removed since the cookie, when the directory sends
+	// membership as deltas (Entra's members@delta).
+	MembersAdded, MembersRemoved map[string][]string
+	// Deleted are the external IDs of users and groups deleted since the
+	// cookie (syncrepl delete states or syncIdSet, DirSync isDeleted,
+	// Graph @removed).
+	Deleted []string
+	// Present, when not nil, is every external ID still in the feed's scope:
+	// the directory answered with its present phase rather than with
+	// deletions, so whatever the caller holds that is not present was
+	// deleted.
+	Present map[string]bool
+	// Reads counts the entries (and ID-only states) the directory sent, for
+	// the run's report: an incremental read costs O(changes).
+	Reads int
+}
+
+// ErrCookieRefused marks a change-feed cookie the directory no longer
+// accepts (e-syncRefreshRequired, a DirSync cookie rejected, Graph 410
+// Gone / syncStateNotFound): read fully, and take a new cookie.
+var ErrCookieRefused = errors.New("change feed cookie refused")
