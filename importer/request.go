@@ -33,13 +33,13 @@ type LDAP struct {
 // Flags binds the request's fields to fs, as `usersync import ldap` takes
 // them.
 func (o *LDAP) Flags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Server, "server", "", "the configured LDAP server to search (see 'usersync directories list')")
-	fs.StringVar(&o.Query, "query", "", "what to search for: text with * wildcards, or a raw filter starting with (")
+	fs.StringVar(&o.Server, "server", "", "the configured LDAP server `NAME` to search (see 'usersync directories list')")
+	fs.StringVar(&o.Query, "query", "", "what to search for: `TEXT` with * wildcards, or a raw filter starting with (")
 	fs.Var(&o.Select, "select", "which results to import: all, or a comma-separated list of names")
 	fs.Lookup("select").DefValue = "all"
 	fs.Var(&o.Roles, "roles", "roles for new entries, as ROLE or ROLE@SCOPE, comma-separated")
 	fs.BoolVar(&o.Enable, "enable", false, "enable users after import (otherwise new users are created disabled)")
-	fs.StringVar(&o.CopyRolesFrom, "copy-roles-from", "", "also give new entries the roles and assignments of this user")
+	fs.StringVar(&o.CopyRolesFrom, "copy-roles-from", "", "also give new entries the roles and assignments of this `USER`")
 }
 
 // Check says what is missing for the request to run (a usage error).
@@ -99,8 +99,8 @@ type Entra struct {
 // Flags binds the request's fields to fs, as `usersync import entra` takes
 // them.
 func (o *Entra) Flags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Tenant, "tenant", "", "the configured Entra tenant (see 'usersync directories list')")
-	fs.StringArrayVar(&o.Groups, "group", nil, "a group to import, by display name or object id (repeat for more)")
+	fs.StringVar(&o.Tenant, "tenant", "", "the configured Entra tenant's `NAME` (see 'usersync directories list')")
+	fs.StringArrayVar(&o.Groups, "group", nil, "a `GROUP` to import, by display name or object id (repeat for more)")
 	fs.BoolVar(&o.AddNew, "add-new", false, "create users that are not in the store yet")
 	fs.BoolVar(&o.UpdateExisting, "update-existing", false, "refresh users imported before, and link existing users by email")
 	fs.Var(&o.Roles, "roles", "roles for the new groups (their members hold them), as ROLE or ROLE@SCOPE, comma-separated")

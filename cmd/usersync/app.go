@@ -52,8 +52,8 @@ prints its plan and changes nothing unless --yes is given.`,
 		return &exitError{code: exitUsage, err: err}
 	})
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.storePath, "store", "", "the store file (env USERSYNC_STORE; default $XDG_DATA_HOME/usersync/usersync.db)")
-	pf.StringVar(&a.configPath, "config", "", "the configuration file (env USERSYNC_CONFIG; default $XDG_CONFIG_HOME/usersync/config.toml)")
+	pf.StringVar(&a.storePath, "store", "", "the store `PATH` (env USERSYNC_STORE; default $XDG_DATA_HOME/usersync/usersync.db)")
+	pf.StringVar(&a.configPath, "config", "", "the configuration file's `PATH` (env USERSYNC_CONFIG; default $XDG_CONFIG_HOME/usersync/config.toml)")
 
 	root.AddCommand(
 		a.usersCommand(),

@@ -23,6 +23,13 @@ type Config struct {
 	Entra []entra.Config `toml:"entra"`
 
 	path string
+	// missing: the default file does not exist (no configuration yet).
+	missing bool
+}
+
+// noConfig says what to do when there is no configuration yet.
+func (c *Config) noConfig() string {
+	return fmt.Sprintf("no configuration yet: %s does not exist. Try 'usersync demo' (sample directories and a scratch store, nothing to set up), or 'usersync directories init' to write a commented template there, then edit it", c.path)
 }
 
 // configError is a problem in the configuration file, with where it is.
@@ -69,8 +76,10 @@ func (a *app) config() (*Config, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && !explicit:
-		a.cfg = &Config{path: path}
+		a.cfg = &Config{path: path, missing: true}
 		return a.cfg, nil
+	case errors.Is(err, os.ErrNotExist):
+		return nil, errors.New((&Config{path: path}).noConfig() + " (it is named by --config or $USERSYNC_CONFIG)")
 	case err != nil:
 		return nil, fmt.Errorf("read config: %w", err)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/usersync/usersync/tui/visible"
-
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/directory/entra"
 	"github.com/usersync/usersync/directory/ldap"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 func (a *app) directoriesCommand() *cobra.Command {
@@ -37,6 +36,10 @@ func (a *app) directoriesCommand() *cobra.Command {
 			if listJSON {
 				return writeJSON(a.stdout, dirs)
 			}
+			if len(dirs) == 0 && cfg.missing {
+				fmt.Fprintln(a.stderr, "No directories: "+cfg.noConfig()+".")
+				return nil
+			}
 			if len(dirs) == 0 {
 				fmt.Fprintf(a.stderr, "No directories configured in %s (see 'usersync --help' and the README's Configuration).\n", cfg.path)
 				return nil
@@ -49,7 +52,7 @@ func (a *app) directoriesCommand() *cobra.Command {
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON on stdout")
-	cmd.AddCommand(list, a.directoryTestCommand())
+	cmd.AddCommand(list, a.directoryTestCommand(), a.directoriesInitCommand())
 	cmd.RunE = list.RunE
 	cmd.Flags().AddFlagSet(list.Flags())
 	return cmd
@@ -98,6 +101,9 @@ func (c *Config) unknownDirectory(kind, name string) error {
 		if kind == "" || d.Kind == kind {
 			names = append(names, d.Name)
 		}
+	}
+	if len(names) == 0 && c.missing {
+		return usageErrorf("no %sdirectory named %q: %s", kindWord(kind), name, c.noConfig())
 	}
 	if len(names) == 0 {
 		return usageErrorf("no %sdirectory named %q: %s configures none", kindWord(kind), name, c.path)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/usersync/usersync/tui/visible"
-
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/directory/entra"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // entraConfig finds a configured Entra tenant by name, ignoring case.

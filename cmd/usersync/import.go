@@ -56,6 +56,7 @@ change the filter), or a raw LDAP filter when it starts with "(".`,
 	}
 	o.Flags(cmd.Flags())
 	out.flags(cmd, "import")
+	_ = cmd.RegisterFlagCompletionFunc("server", a.completeDirectories("ldap"))
 	return cmd
 }
 

@@ -38,6 +38,8 @@ no one at the keyboard (cron).`,
 	}
 	o.Flags(cmd.Flags())
 	out.flags(cmd, "import")
+	_ = cmd.RegisterFlagCompletionFunc("tenant", a.completeDirectories("entra"))
+	_ = cmd.RegisterFlagCompletionFunc("group", a.completeGroups)
 	return cmd
 }
 

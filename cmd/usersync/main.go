@@ -5,19 +5,21 @@
 package main
 
 import (
-	"github.com/usersync/usersync/tui/visible"
-
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
-	"charm.land/fang/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // Exit codes are part of the CLI contract.
@@ -44,11 +46,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := fang.Execute(ctx, root,
-		fang.WithVersion(version),
-		fang.WithErrorHandler(errorHandler),
-		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
-	)
+	root.SilenceUsage, root.SilenceErrors = true, true
+	root.Version = versionText()
+	root.SetVersionTemplate("{{.Version}}\n") // --version prints what `usersync version` prints
+	root.SetHelpFunc(help)
+	// "usersync sycn --all": the flag is unknown to the root because the
+	// command is mistyped; say so rather than blame the flag.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if c == root {
+			for i := 0; i < len(args); i++ {
+				switch a := args[i]; {
+				case a == "--store" || a == "--config":
+					i++ // its value
+				case !strings.HasPrefix(a, "-"):
+					return noArgs(c, []string{a})
+				}
+			}
+		}
+		return &exitError{code: exitUsage, err: err}
+	})
+	// Ctrl+C and SIGTERM cancel the context: a running import stops between
+	// batches and is journaled as interrupted.
+	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		errorHandler(stderr, err)
+	}
 	defer app.close()
 	return exitCode(err)
 }
@@ -107,8 +131,9 @@ func isCobraUsageError(err error) bool {
 }
 
 // errorHandler prints an error for a person on stderr: plain when stderr is
-// not a terminal (cron, pipes), styled by fang when it is.
-func errorHandler(w io.Writer, styles fang.Styles, err error) {
+// not a terminal (cron, pipes), its first word in bold red when it is
+// (NO_COLOR honoured).
+func errorHandler(w io.Writer, err error) {
 	if errors.Is(err, errEntryErrors) {
 		return
 	}
@@ -119,11 +144,12 @@ func errorHandler(w io.Writer, styles fang.Styles, err error) {
 		lines[i] = visible.String(l)
 	}
 	text := strings.Join(lines, "\n")
+	prefix := "usersync:"
 	if f, ok := w.(term.File); ok && term.IsTerminal(f.Fd()) {
-		fang.DefaultErrorHandler(w, styles, errors.New(text))
-		return
+		prefix = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Red).Render("usersync:")
+		w = colorprofile.NewWriter(w, os.Environ())
 	}
-	fmt.Fprintf(w, "usersync: %s\n", text)
+	fmt.Fprintf(w, "%s %s\n", prefix, text)
 	if exitCode(err) == exitUsage {
 		fmt.Fprintln(w, "Try 'usersync --help' for usage.")
 	}
@@ -139,10 +165,31 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
-// noArgs is cobra.NoArgs with a usage error (exit 2).
+// noArgs is cobra.NoArgs with a usage error (exit 2). On a command with
+// subcommands, an argument is a mistyped command: the error suggests the
+// closest ones ("usersync imprt": did you mean import?).
 func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 && cmd.HasAvailableSubCommands() {
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %s?", quotedList(s))
+		}
+		return usageErrorf("%s", msg)
+	}
 	if len(args) > 0 {
 		return usageErrorf("%s takes no arguments (got %q); see '%s --help'", cmd.CommandPath(), args, cmd.CommandPath())
 	}
 	return nil
+}
+
+// quotedList is "a" or "a" or "b".
+func quotedList(s []string) string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = strconv.Quote(x)
+	}
+	return strings.Join(q, " or ")
 }

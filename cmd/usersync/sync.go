@@ -42,6 +42,7 @@ object is printed per directory synchronized (JSON Lines).`,
 	}
 	o.Flags(cmd.Flags())
 	out.flags(cmd, "changes")
+	cmd.ValidArgsFunction = a.completeGroups
 	return cmd
 }
 

@@ -13,8 +13,13 @@ func (a *app) versionCommand() *cobra.Command {
 		Short: "Print the version of usersync",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(a.stdout, "usersync %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(a.stdout, versionText())
 			return nil
 		},
 	}
+}
+
+// versionText is what `usersync version` and `usersync --version` print.
+func versionText() string {
+	return fmt.Sprintf("usersync %s (%s, %s/%s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

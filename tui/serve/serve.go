@@ -12,8 +12,6 @@
 package serve
 
 import (
-	"github.com/usersync/usersync/tui/visible"
-
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -35,6 +33,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/usersync/usersync/tui"
+	"github.com/usersync/usersync/tui/visible"
 )
 
 // Options configure a Server.
