@@ -131,7 +131,7 @@ func (a *app) printRunResult(run *store.Run, asJSON bool) error {
 	if asJSON {
 		return writeRun(a.stdout, run)
 	}
-	return printRun(a.stdout, run)
+	return printRun(a.stdout, run, true)
 }
 
 // progressPrinter shows an apply's progress on stderr when it is a terminal.

@@ -152,9 +152,15 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// reportListAll is how many entries a report lists in full; a larger run's
+// report lists only the entries that need attention.
+const reportListAll = 50
+
 // printRun writes a run report for a person: the counts, then one line per
-// entry that did something or was refused.
-func printRun(w io.Writer, r *store.Run) error {
+// entry. With brief, a run of more than reportListAll entries lists only
+// those that need attention (failed, skipped, removed, disabled) and says
+// how to see the rest (`runs show ID`, --json keep everything).
+func printRun(w io.Writer, r *store.Run, brief bool) error {
 	c := r.Counts
 	verb := "Run"
 	if r.Status == store.RunPlanned {
@@ -169,8 +175,26 @@ func printRun(w io.Writer, r *store.Run) error {
 	if len(r.Entries) == 0 {
 		return nil
 	}
+	entries := r.Entries
+	if brief && len(entries) > reportListAll {
+		entries = nil
+		for _, e := range r.Entries {
+			switch e.Action {
+			case store.ActionFailed, store.ActionSkipped, store.ActionRemoved, store.ActionDisabled:
+				entries = append(entries, e)
+			}
+		}
+		how := "'usersync runs show " + fmt.Sprint(r.ID) + "' lists them all"
+		if r.ID == 0 {
+			how = "--json lists them all"
+		}
+		fmt.Fprintf(w, "%d entries; those that need attention follow (%s)\n", len(r.Entries), how)
+		if len(entries) == 0 {
+			return nil
+		}
+	}
 	t := newTable(w, "NAME", "TYPE", "ACTION", "REASON")
-	for _, e := range r.Entries {
+	for _, e := range entries {
 		t.row(e.Name, string(e.Type), string(e.Action), e.Reason)
 	}
 	return t.flush()

@@ -75,7 +75,7 @@ func (a *app) runsCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "Finished: %s\n", r.Finished.Local().Format("2006-01-02 15:04:05"))
 			}
 			fmt.Fprintf(a.stdout, "Command:  %s\n", visible.String(r.Command))
-			return printRun(a.stdout, &r)
+			return printRun(a.stdout, &r, false)
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON on stdout")

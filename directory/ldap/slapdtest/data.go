@@ -428,3 +428,39 @@ func firstOf(vals ...string) string {
 func sortedKeys(m map[string][]string) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// AddRealisticUsers adds n users as a real directory holds them —
+// inetOrgPerson and posixAccount with uid, cn, sn, givenName, displayName,
+// mail, employeeNumber, uidNumber, gidNumber, homeDirectory and loginShell
+// — in groups groupOfNames groups (each user in one to three of them, so
+// that every user carries memberOf), and returns the users' DNs.
+func (d *Data) AddRealisticUsers(n, groups int) []string {
+	given := []string{"Ana", "Andrei", "Bea", "Chen", "Dara", "Emil", "Fatou", "Goran", "Hana", "Ivo", "Jun", "Kofi"}
+	family := []string{"Alvarez", "Brown", "Costa", "Dumitru", "Eze", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez"}
+	dns := make([]string, n)
+	members := make([][]string, groups)
+	for i := range n {
+		uid := fmt.Sprintf("user%06d", i)
+		g, f := given[i%len(given)], family[(i/len(given))%len(family)]
+		dns[i] = d.AddUser(User{
+			UID: uid, CN: g + " " + f + " " + uid, SN: f, GivenName: g,
+			DisplayName: g + " " + f, Mail: uid + "@corp.example.com",
+			Attrs: map[string][]string{
+				"objectClass":    {"posixAccount"},
+				"employeeNumber": {fmt.Sprint(100000 + i)},
+				"uidNumber":      {fmt.Sprint(20000 + i)},
+				"gidNumber":      {fmt.Sprint(10000 + i%groups)},
+				"homeDirectory":  {"/home/" + uid},
+				"loginShell":     {"/bin/bash"},
+			},
+		})
+		for k := 0; k <= i%3 && groups > 0; k++ {
+			gi := (i*7 + k*31) % groups
+			members[gi] = append(members[gi], dns[i])
+		}
+	}
+	for gi := range groups {
+		d.AddGroup(Group{CN: fmt.Sprintf("team%03d", gi), Members: members[gi]})
+	}
+	return dns
+}
