@@ -22,7 +22,7 @@ func (a *app) groupsCommand() *cobra.Command {
 		Example: "  usersync groups list --json | jq -r '.[] | select(.kind==\"external\") | .name'",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ func (a *app) groupsCommand() *cobra.Command {
 		Example: "  usersync groups show Analysis",
 		Args:    exactArgs(1, "one group NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}
