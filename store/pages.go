@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 )
 
 // This file reads bbolt's file format (version 2, unchanged since bbolt
@@ -162,6 +163,9 @@ type pageCheck struct {
 	state    []uint8 // per page: reached and/or free
 	problems []string
 	more     int // problems beyond maxProblems
+
+	elems []pageElem // the elements of the page being read
+	end   uint64     // where their data ends in the page body
 }
 
 const (
@@ -294,40 +298,64 @@ func (c *pageCheck) freelist(id uint64) {
 	}
 }
 
-// element returns the key and value of element i of a page whose element
-// array starts at p[0] (the page header stripped), or ok false when they do
-// not lie inside p.
-func element(p []byte, i int, branch bool) (flags uint32, key, value []byte, child uint64, ok bool) {
-	e := i * elementSize
-	if e+elementSize > len(p) {
-		return 0, nil, nil, 0, false
-	}
-	var pos, ksize, vsize uint64
-	if branch {
-		pos, ksize, child = uint64(ne.Uint32(p[e:])), uint64(ne.Uint32(p[e+4:])), ne.Uint64(p[e+8:])
-	} else {
-		flags = ne.Uint32(p[e:])
-		pos, ksize, vsize = uint64(ne.Uint32(p[e+4:])), uint64(ne.Uint32(p[e+8:])), uint64(ne.Uint32(p[e+12:]))
-	}
-	start := uint64(e) + pos
-	if start+ksize+vsize > uint64(len(p)) {
-		return 0, nil, nil, 0, false
-	}
-	key = p[start : start+ksize : start+ksize]
-	value = p[start+ksize : start+ksize+vsize : start+ksize+vsize]
-	return flags, key, value, child, true
+// pageElem is one element of a page.
+type pageElem struct {
+	flags      uint32 // leaf elements: bucketElement or 0
+	key, value []byte
+	child      uint64 // branch elements: the child page
 }
 
-// keyInRange reports whether key fits after prev (strictly) and within
-// [lo, hi) of the parent; nil bounds are open.
-func keyInRange(key, prev, lo, hi []byte, first bool) bool {
-	if first && lo != nil && bytes.Compare(key, lo) < 0 {
-		return false
+// elements parses the count elements of a page body (the page after its
+// header) into c.elems. It checks that each lies inside the page; that
+// their keys and values are packed one after the other from the end of the
+// element array, as bbolt writes every page, so that a count or a position
+// that changed shows as a gap or an overlap; and that the keys are not
+// empty and strictly increase. It returns what is wrong, or "".
+func (c *pageCheck) elements(body []byte, count int, branch bool) string {
+	c.elems = c.elems[:0]
+	next := uint64(count) * elementSize
+	if next > uint64(len(body)) {
+		return fmt.Sprintf("its %d elements do not fit in the page", count)
 	}
-	if !first && bytes.Compare(key, prev) <= 0 {
-		return false
+	for i := range count {
+		e := body[i*elementSize:]
+		var el pageElem
+		var pos, ksize, vsize uint64
+		if branch {
+			pos, ksize, el.child = uint64(ne.Uint32(e)), uint64(ne.Uint32(e[4:])), ne.Uint64(e[8:])
+		} else {
+			el.flags = ne.Uint32(e)
+			pos, ksize, vsize = uint64(ne.Uint32(e[4:])), uint64(ne.Uint32(e[8:])), uint64(ne.Uint32(e[12:]))
+		}
+		start := uint64(i*elementSize) + pos
+		switch {
+		case start != next:
+			return fmt.Sprintf("element %d's key starts at byte %d, not at %d where the one before ended", i, start, next)
+		case ksize == 0:
+			return fmt.Sprintf("element %d has an empty key", i)
+		case start+ksize+vsize > uint64(len(body)):
+			return fmt.Sprintf("element %d lies outside the page", i)
+		}
+		next = start + ksize + vsize
+		el.key = body[start : start+ksize : start+ksize]
+		el.value = body[start+ksize : next : next]
+		if i > 0 && bytes.Compare(el.key, c.elems[i-1].key) <= 0 {
+			return fmt.Sprintf("key %d (%x) is out of order", i, el.key)
+		}
+		c.elems = append(c.elems, el)
 	}
-	return hi == nil || bytes.Compare(key, hi) < 0
+	c.end = next
+	return ""
+}
+
+// inRange reports whether the keys of c.elems lie within [lo, hi) of the
+// parent; nil bounds are open.
+func (c *pageCheck) inRange(lo, hi []byte) bool {
+	if len(c.elems) == 0 {
+		return true
+	}
+	return (lo == nil || bytes.Compare(c.elems[0].key, lo) >= 0) &&
+		(hi == nil || bytes.Compare(c.elems[len(c.elems)-1].key, hi) < 0)
 }
 
 // tree checks the subtree rooted at page id, whose keys must lie in
@@ -342,63 +370,54 @@ func (c *pageCheck) tree(id uint64, lo, hi []byte, depth int, where string) {
 		return
 	}
 	flags, count := ne.Uint16(p[8:]), int(ne.Uint16(p[10:]))
-	elems := p[pageHeaderSize:]
+	body := p[pageHeaderSize:]
 	switch flags {
 	case branchPage:
 		if count == 0 {
 			c.bad("branch page %d (%s) is empty", id, where)
 			return
 		}
-		keys := make([][]byte, count)
-		children := make([]uint64, count)
-		for i := range count {
-			_, key, _, child, ok := element(elems, i, true)
-			if !ok {
-				c.bad("branch page %d (%s): element %d lies outside the page", id, where, i)
-				return
-			}
-			if !keyInRange(key, keys[max(i-1, 0)], lo, hi, i == 0) {
-				c.bad("branch page %d (%s): key %d (%x) is out of order", id, where, i, key)
-				return
-			}
-			keys[i], children[i] = key, child
+		if problem := c.elements(body, count, true); problem != "" {
+			c.bad("branch page %d (%s): %s", id, where, problem)
+			return
 		}
-		for i := range count {
+		if !c.inRange(lo, hi) {
+			c.bad("branch page %d (%s): its keys lie outside the range its parent gives it", id, where)
+			return
+		}
+		children := slices.Clone(c.elems)
+		for i, el := range children {
 			next := hi
-			if i+1 < count {
-				next = keys[i+1]
+			if i+1 < len(children) {
+				next = children[i+1].key
 			}
-			c.tree(children[i], keys[i], next, depth+1, where)
+			c.tree(el.child, el.key, next, depth+1, where)
 		}
 	case leafPage:
-		c.leaf(elems, count, lo, hi, depth, fmt.Sprintf("leaf page %d (%s)", id, where))
+		what := fmt.Sprintf("leaf page %d (%s)", id, where)
+		if problem := c.elements(body, count, false); problem != "" {
+			c.bad("%s: %s", what, problem)
+			return
+		}
+		if !c.inRange(lo, hi) {
+			c.bad("%s: its keys lie outside the range its parent gives it", what)
+			return
+		}
+		var buckets []pageElem
+		for i, el := range c.elems {
+			switch el.flags {
+			case 0:
+			case bucketElement:
+				buckets = append(buckets, el)
+			default:
+				c.bad("%s: element %d has unknown flags %#x", what, i, el.flags)
+			}
+		}
+		for _, el := range buckets {
+			c.bucket(el.key, el.value, depth, what)
+		}
 	default:
 		c.bad("page %d (%s) is neither a branch nor a leaf page (type %#x)", id, where, flags)
-	}
-}
-
-// leaf checks the elements of a leaf page (elems: the page after its
-// header) and the buckets it holds.
-func (c *pageCheck) leaf(elems []byte, count int, lo, hi []byte, depth int, what string) {
-	var prev []byte
-	for i := range count {
-		flags, key, value, _, ok := element(elems, i, false)
-		if !ok {
-			c.bad("%s: element %d lies outside the page", what, i)
-			return
-		}
-		if !keyInRange(key, prev, lo, hi, i == 0) {
-			c.bad("%s: key %d (%x) is out of order", what, i, key)
-			return
-		}
-		prev = key
-		switch flags {
-		case 0:
-		case bucketElement:
-			c.bucket(key, value, depth, what)
-		default:
-			c.bad("%s: element %d has unknown flags %#x", what, i, flags)
-		}
 	}
 }
 
@@ -419,7 +438,7 @@ func (c *pageCheck) bucket(key, value []byte, depth int, what string) {
 		return
 	}
 	// An inline bucket: a leaf page inside the value, which holds no
-	// buckets of its own.
+	// buckets of its own and ends where its last value ends.
 	p := value[bucketHeader:]
 	if len(p) < pageHeaderSize {
 		c.bad("%s: inline %s is too short", what, name)
@@ -429,14 +448,17 @@ func (c *pageCheck) bucket(key, value []byte, depth int, what string) {
 		c.bad("%s: inline %s has page type %#x", what, name, f)
 		return
 	}
-	count := int(ne.Uint16(p[10:]))
-	var prev []byte
-	for i := range count {
-		flags, key, _, _, ok := element(p[pageHeaderSize:], i, false)
-		if !ok || flags != 0 || !keyInRange(key, prev, nil, nil, i == 0) {
-			c.bad("%s: inline %s: element %d is damaged", what, name, i)
-			return
+	body := p[pageHeaderSize:]
+	if problem := c.elements(body, int(ne.Uint16(p[10:])), false); problem != "" {
+		c.bad("%s: inline %s: %s", what, name, problem)
+		return
+	}
+	if c.end != uint64(len(body)) {
+		c.bad("%s: inline %s ends at byte %d of %d", what, name, c.end, len(body))
+	}
+	for i, el := range c.elems {
+		if el.flags != 0 {
+			c.bad("%s: inline %s: element %d has flags %#x", what, name, i, el.flags)
 		}
-		prev = key
 	}
 }

@@ -146,7 +146,8 @@ func detail(err error) string {
 // 100k users), so that a damaged file is reported instead of crashing the
 // process. It migrates older schemas and marks runs left running by a dead
 // process as interrupted — writing only when there is something to do, and
-// only after Verify found the store sound. It returns ErrInUse,
+// only once the store is checked sound, as before every Store's first
+// write (see checkBeforeWrite). It returns ErrInUse,
 // ErrNotStore, ErrNewerSchema or ErrCorrupt, wrapped with a message for a
 // person.
 func Open(path string, opts *OpenOptions) (*Store, error) {
@@ -179,7 +180,7 @@ func openStore(path string, o OpenOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, file: f, batch: o.BatchSize, readOnly: o.ReadOnly, now: time.Now}
-	s.db = &guardedDB{DB: db, path: path, readOnly: o.ReadOnly, verify: s.Verify}
+	s.db = &guardedDB{DB: db, path: path, readOnly: o.ReadOnly, verify: s.checkBeforeWrite}
 	return s, nil
 }
 
@@ -318,14 +319,30 @@ func putSchema(meta *bolt.Bucket, ver int) error {
 func readHeader(tx *bolt.Tx, path string) (int, error) {
 	meta := tx.Bucket(bucketNames[bMeta])
 	if meta == nil {
-		empty := true
-		_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return errStop })
-		if !empty {
-			return 0, newError(ErrNotStore, nil, "%s is not a usersync store (a bbolt file of another program)", path)
+		buckets, ours := 0, 0
+		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			buckets++
+			for _, n := range bucketNames {
+				if bytes.Equal(name, n) {
+					ours++
+				}
+			}
+			return nil
+		})
+		switch {
+		case buckets == 0:
+			return 0, nil
+		case ours >= 3: // a usersync store whose meta bucket is lost
+			return 0, fmt.Errorf("%w: bucket meta is missing", ErrCorrupt)
 		}
-		return 0, nil
+		return 0, newError(ErrNotStore, nil, "%s is not a usersync store (a bbolt file of another program)", path)
 	}
 	if !bytes.Equal(meta.Get(keyMagic), magic) {
+		if _, ok := unseal(keySchema, meta.Get(keySchema)); ok {
+			// The schema is sealed as usersync seals it: the marker is
+			// damaged, the file is ours.
+			return 0, fmt.Errorf("%w: the usersync marker is damaged", ErrCorrupt)
+		}
 		return 0, newError(ErrNotStore, nil, "%s is not a usersync store (no usersync marker)", path)
 	}
 	ver, err := readSchema(meta)
@@ -454,14 +471,15 @@ func (s *Store) update(fn func(t *txKV) error) error {
 // A transaction that meets a damaged page or value — bbolt panics or
 // faults, or a value fails its seal — ends with an error wrapping
 // ErrCorrupt instead of crashing the process. The first write transaction
-// is preceded by Verify of the whole store, and once the store is found
+// is preceded by a check of the whole store, and once the store is found
 // damaged (by that check or by any transaction) no write transaction
 // starts: the file keeps its bytes.
 type guardedDB struct {
 	*bolt.DB
 	path     string
 	readOnly bool
-	// verify checks the whole store (Store.Verify).
+	// verify checks the store before its first write
+	// (Store.checkBeforeWrite).
 	verify func() (*Report, error)
 
 	// writing is held by every write transaction, and by Verify, which
