@@ -116,8 +116,9 @@ func (a *app) store() (*store.Store, error) {
 // storeRO opens the store read-only on first use, for commands that only
 // read: it shares the file with other readers, never changes its bytes,
 // and reads a file the user may not write. A store that does not exist
-// yet is created as store creates it, so that a first 'users list' or
-// 'roles list' shows the new store (with its default roles).
+// yet (or is an empty file) is created as store creates it, so that a
+// first 'users list' or 'roles list' shows the new store (with its default
+// roles).
 func (a *app) storeRO() (*store.Store, error) {
 	if a.st != nil {
 		return a.st, nil
@@ -126,7 +127,7 @@ func (a *app) storeRO() (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	if fi, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Mode().IsRegular() && fi.Size() == 0) {
 		return a.store()
 	}
 	st, err := store.Open(path, &store.OpenOptions{ReadOnly: true})

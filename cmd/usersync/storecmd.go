@@ -81,6 +81,9 @@ restore it from a backup (see 'usersync store --help').`,
 			} else if rep.OK() {
 				fmt.Fprintf(a.stdout, "%s is sound: schema %d, %d users, %d groups, %d roles, %d runs (checked in %.1fs)\n",
 					rep.File, rep.Schema, rep.Users, rep.Groups, rep.Roles, rep.Runs, time.Since(start).Seconds())
+				if rep.Schema < store.SchemaVersion {
+					fmt.Fprintf(a.stdout, "Its records carry no checksums yet: the next command that writes upgrades it to schema %d.\n", store.SchemaVersion)
+				}
 			} else {
 				fmt.Fprintf(a.stdout, "%s is damaged:\n", rep.File)
 				for _, p := range rep.Problems {
