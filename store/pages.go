@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -190,6 +191,9 @@ func (c *pageCheck) bad(format string, args ...any) {
 // shrinks while it is read is reported as a problem. It returns the
 // problems found, at most maxProblems of them and a count of the rest.
 func checkPages(f *os.File, m boltMeta) (problems []string) {
+	if m.pgid > uint64(math.MaxInt)/m.pageSize {
+		return []string{fmt.Sprintf("the file's %d pages are more than this system can map", m.pgid)}
+	}
 	data, unmap, err := mapFile(f, int(m.pgid*m.pageSize))
 	if err != nil {
 		return []string{fmt.Sprintf("reading the file: %v", err)}
