@@ -119,9 +119,11 @@ func (s *Store) verify(rules bool) (*Report, error) {
 	if err != nil {
 		return problemsOf(rep, err)
 	}
-	if problems := checkPages(s.file, m); len(problems) > 0 {
-		rep.Problems = problems
-		return rep, nil
+	if rules || s.readOnly || m.txid != s.pagesChecked {
+		if problems := checkPages(s.file, m); len(problems) > 0 {
+			rep.Problems = problems
+			return rep, nil
+		}
 	}
 	if err := s.verifyContents(rep, rules); err != nil {
 		return nil, err

@@ -48,6 +48,11 @@ type Store struct {
 	batch    int
 	readOnly bool
 	now      func() time.Time
+	// pagesChecked is the transaction whose pages Open checked: until a
+	// write, a store opened to write (locked against other writers) still
+	// has those pages, and the check before the first write need not read
+	// them again.
+	pagesChecked uint64
 }
 
 // OpenOptions tune Open.
@@ -180,6 +185,9 @@ func openStore(path string, o OpenOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, file: f, batch: o.BatchSize, readOnly: o.ReadOnly, now: time.Now}
+	if m != nil {
+		s.pagesChecked = m.txid
+	}
 	s.db = &guardedDB{DB: db, path: path, readOnly: o.ReadOnly, verify: s.checkBeforeWrite}
 	return s, nil
 }
