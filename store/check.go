@@ -96,7 +96,7 @@ func (s *Store) Verify() (*Report, error) { return s.verify(true) }
 
 // checkBeforeWrite is the check that precedes a Store's first write: all
 // of Verify but the rules, which decode every record and cost most of its
-// time (about 0.15 s of 0.8 s for 100k users). A store that passes it is as
+// time (for 100k users it takes about 0.1 s, Verify 0.8 s). A store that passes it is as
 // its writer left it — every page where it belongs, every value with its
 // seal, no entry lost from a list — so damage that the rules would find
 // cannot pass it; what only the rules see is a record written wrong. A
