@@ -1,17 +1,22 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
 )
 
 // This file keeps records and their indexes in step. Every write of a user
 // or group goes through putUser/putGroup, which update exactly the index
-// keys that changed; (*Store).Check verifies the result.
+// keys that changed, and every membership through addMember/removeMember,
+// which keep the counts that reads check; (*Store).Verify checks the
+// result.
 
+// getUser reads user id. Ids come from indexes and memberships, so a
+// missing record is a damaged store, not ErrNotFound.
 func getUser(s kv, id uint64) (*userRec, error) {
 	v := s.get(bUsers, u64(id))
 	if v == nil {
-		return nil, fmt.Errorf("%w: user %d", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: user %d is missing, though an index or a membership names it", ErrCorrupt, id)
 	}
 	u, err := decodeUser(v)
 	if err != nil {
@@ -20,10 +25,12 @@ func getUser(s kv, id uint64) (*userRec, error) {
 	return u, nil
 }
 
+// getGroup reads group id; a missing record is a damaged store, as for
+// getUser.
 func getGroup(s kv, id uint64) (*groupRec, error) {
 	v := s.get(bGroups, u64(id))
 	if v == nil {
-		return nil, fmt.Errorf("%w: group %d", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: group %d is missing, though an index or a membership names it", ErrCorrupt, id)
 	}
 	g, err := decodeGroup(v)
 	if err != nil {
@@ -182,32 +189,148 @@ func removeUser(s kv, id uint64, u *userRec) error {
 
 func isMember(s kv, gid, uid uint64) bool { return s.get(bMembers, pair(gid, uid)) != nil }
 
+// addMember makes uid a member of gid; it does nothing when it is one.
 func addMember(s kv, gid, uid uint64) error {
+	if isMember(s, gid, uid) {
+		return nil
+	}
 	if err := s.put(bMembers, pair(gid, uid), []byte{}); err != nil {
 		return err
 	}
-	return s.put(bMemberOf, pair(uid, gid), []byte{})
+	if err := s.put(bMemberOf, pair(uid, gid), []byte{}); err != nil {
+		return err
+	}
+	if err := addCount(s, countKey(countMembers, gid), 1); err != nil {
+		return err
+	}
+	return addCount(s, countKey(countGroupsOf, uid), 1)
 }
 
+// removeMember ends uid's membership of gid; it does nothing when there
+// is none.
 func removeMember(s kv, gid, uid uint64) error {
+	if !isMember(s, gid, uid) {
+		return nil
+	}
 	if err := s.del(bMembers, pair(gid, uid)); err != nil {
 		return err
 	}
-	return s.del(bMemberOf, pair(uid, gid))
+	if err := s.del(bMemberOf, pair(uid, gid)); err != nil {
+		return err
+	}
+	if err := addCount(s, countKey(countMembers, gid), -1); err != nil {
+		return err
+	}
+	return addCount(s, countKey(countGroupsOf, uid), -1)
 }
 
-// members lists the ids of a group's members.
+// members lists the ids of a group's members. A list that disagrees with
+// the group's count (a lost or stray entry) is ErrCorrupt.
 func members(s kv, gid uint64) ([]uint64, error) {
 	var ids []uint64
-	err := s.scanIDs(bMembers, u64(gid), func(id uint64) error { ids = append(ids, id); return nil })
-	return ids, err
+	if err := s.scanIDs(bMembers, u64(gid), func(id uint64) error { ids = append(ids, id); return nil }); err != nil {
+		return nil, err
+	}
+	if err := checkCount(s, countKey(countMembers, gid), len(ids), "group %d's members", gid); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
-// memberOf lists the ids of a user's groups.
+// memberOf lists the ids of a user's groups, checked against the user's
+// count like members.
 func memberOf(s kv, uid uint64) ([]uint64, error) {
 	var ids []uint64
-	err := s.scanIDs(bMemberOf, u64(uid), func(id uint64) error { ids = append(ids, id); return nil })
-	return ids, err
+	if err := s.scanIDs(bMemberOf, u64(uid), func(id uint64) error { ids = append(ids, id); return nil }); err != nil {
+		return nil, err
+	}
+	if err := checkCount(s, countKey(countGroupsOf, uid), len(ids), "user %d's groups", uid); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// totalRoles is the key of the number of roles in the counts bucket. The
+// number of users and groups needs no count: reads compare the name index
+// with the records.
+var totalRoles = []byte("roles")
+
+// The prefixes of per-group and per-user counts.
+const (
+	countMembers  = 'm'
+	countGroupsOf = 'g'
+)
+
+// countKey is the key of the count of a group's members (countMembers) or
+// of a user's groups (countGroupsOf).
+func countKey(prefix byte, id uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefix
+	binary.BigEndian.PutUint64(k[1:], id)
+	return k
+}
+
+// getCount reads a count; an absent one is zero. ok is false when the
+// store keeps no counts (schema 1) or the value is not a count.
+func getCount(s kv, k []byte) (n uint64, ok bool) {
+	if !s.counting() {
+		return 0, false
+	}
+	v := s.get(bCounts, k)
+	if v == nil {
+		return 0, true
+	}
+	return idOf(v)
+}
+
+// addCount adds delta to a count, deleting it when it reaches zero (so a
+// store keeps no count for users in no group). A count that would go
+// below zero is ErrCorrupt.
+func addCount(s kv, k []byte, delta int) error {
+	if !s.counting() {
+		return nil
+	}
+	n, ok := getCount(s, k)
+	if !ok {
+		return fmt.Errorf("%w: count %q is not a number", ErrCorrupt, k)
+	}
+	if delta < 0 && n < uint64(-delta) {
+		return fmt.Errorf("%w: count %q would go below zero", ErrCorrupt, k)
+	}
+	n = uint64(int64(n) + int64(delta))
+	if n == 0 {
+		return s.del(bCounts, k)
+	}
+	return s.put(bCounts, k, u64(n))
+}
+
+// checkKeys compares the number of entries a read of an index found with
+// the number of records in bucket b, as checkCount does.
+func checkKeys(t *txKV, b bucketID, found int, what string) error {
+	n := 0
+	c := t.bs[b].Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	if n != found {
+		return fmt.Errorf("%w: %s lists %d of the %d records in %s (entries were lost or added by damage)", ErrCorrupt, what, found, n, bucketNames[b])
+	}
+	return nil
+}
+
+// checkCount compares the number of entries a read found with the count
+// the store keeps, and returns ErrCorrupt when they differ: a read that
+// lost entries to a damaged page says so instead of returning part of the
+// list. what and args name the list for a person.
+func checkCount(s kv, k []byte, found int, what string, args ...any) error {
+	if !s.counting() {
+		return nil
+	}
+	want, ok := getCount(s, k)
+	if !ok || want != uint64(found) {
+		return fmt.Errorf("%w: %s: %d found, %d counted (entries were lost or added by damage)", ErrCorrupt, fmt.Sprintf(what, args...), found, want)
+	}
+	return nil
 }
 
 // getRole returns the role whose name folds to folded.

@@ -26,6 +26,15 @@
 // knows nothing of the user interface. A Run's JSON (MarshalJSON) is the
 // CLI contract's run object.
 //
-// One process at a time holds a store: Open takes bbolt's exclusive file
-// lock and reports ErrInUse after OpenOptions.LockTimeout.
+// One process at a time holds a store to write: Open takes bbolt's
+// exclusive file lock and reports ErrInUse after OpenOptions.LockTimeout.
+// Stores opened read-only share the file and never change it.
+//
+// A damaged file is never believed. Open checks the page structure before
+// bbolt reads it; every value carries a checksum and every list a count
+// that reads check, so a read that meets damage returns ErrCorrupt rather
+// than panicking or returning part of the data; the first write of a Store
+// is preceded by a check of the whole file, and a store found damaged is
+// not written. Verify and VerifyFile report everything they find; Backup
+// writes a checked copy.
 package store

@@ -12,9 +12,10 @@ import (
 // bucketID names one of the store's top-level buckets.
 type bucketID int
 
-// The buckets of schema 1. Keys:
+// The buckets of schema 2. Keys:
 //
 //	meta            "magic" → "usersync", "schema" → 8-byte big-endian version
+//	                (schema 1: just that; schema 2 and later: sealed)
 //	users           8-byte id → user record (JSON)
 //	idx_user_name   folded username → id
 //	idx_user_ext    source \x00 external ID → id
@@ -25,6 +26,18 @@ type bucketID int
 //	roles           folded role name → role record (JSON)
 //	runs            8-byte run id → run header (JSON)
 //	run_entries     8-byte run id → bucket of 8-byte seq → entry (JSON)
+//	counts          (schema 2) what reads check they saw whole:
+//	                "roles" → number of roles;
+//	                'm' + group id → number of members (absent: none);
+//	                'g' + user id → number of groups (absent: none);
+//	                8-byte big-endian numbers
+//
+// In schema 2 every value but the meta bucket's magic ends with a seal
+// (see seal). Reads that must see a list whole check it against another
+// number: a group's members and a user's groups against the counts, the
+// name indexes against the number of records, the runs against the runs
+// bucket's sequence (runs are never deleted), and a run's entries against
+// its header.
 const (
 	bMeta bucketID = iota
 	bUsers
@@ -39,6 +52,7 @@ const (
 	bRoles
 	bRuns
 	bRunEntries
+	bCounts
 	numBuckets
 )
 
@@ -56,7 +70,11 @@ var bucketNames = [numBuckets][]byte{
 	bRoles:      []byte("roles"),
 	bRuns:       []byte("runs"),
 	bRunEntries: []byte("run_entries"),
+	bCounts:     []byte("counts"),
 }
+
+// schema1Buckets is how many of bucketNames schema 1 has.
+const schema1Buckets = int(bCounts)
 
 // kv is the key-value surface the records and the import rules are written
 // against. Two implementations: txKV over a bbolt transaction (Apply and
@@ -71,17 +89,37 @@ type kv interface {
 	// prefix followed by exactly 8 bytes, in increasing key order.
 	scanIDs(b bucketID, prefix []byte, fn func(id uint64) error) error
 	nextSeq(b bucketID) (uint64, error)
+	// counting reports whether the store keeps counts (schema 2 on).
+	counting() bool
 }
 
-// txKV is kv over a bbolt transaction.
+// txKV is kv over a bbolt transaction. In a schema-2 store it seals what
+// it puts and checks the seal of what it reads: a value that fails its
+// seal abandons the transaction with ErrCorrupt (see corruption).
 type txKV struct {
-	tx *bolt.Tx
-	bs [numBuckets]*bolt.Bucket
+	tx     *bolt.Tx
+	bs     [numBuckets]*bolt.Bucket
+	schema int
+	// lenient makes a value that fails its seal read as missing, for
+	// Verify, which reports it and goes on.
+	lenient bool
 }
 
 func newTxKV(tx *bolt.Tx) (*txKV, error) {
-	t := &txKV{tx: tx}
-	for i, name := range bucketNames {
+	meta := tx.Bucket(bucketNames[bMeta])
+	if meta == nil {
+		return nil, fmt.Errorf("%w: bucket meta is missing", ErrCorrupt)
+	}
+	schema, err := readSchema(meta)
+	if err != nil {
+		return nil, err
+	}
+	t := &txKV{tx: tx, schema: schema}
+	n := len(bucketNames)
+	if schema < 2 {
+		n = schema1Buckets
+	}
+	for i, name := range bucketNames[:n] {
 		b := tx.Bucket(name)
 		if b == nil {
 			return nil, fmt.Errorf("%w: bucket %s is missing", ErrCorrupt, name)
@@ -97,17 +135,48 @@ func newTxKV(tx *bolt.Tx) (*txKV, error) {
 // appendFill is the fill of the pages of buckets whose keys only grow.
 const appendFill = 0.95
 
-func (t *txKV) get(b bucketID, k []byte) []byte { return t.bs[b].Get(k) }
+func (t *txKV) counting() bool { return t.schema >= 2 }
 
-func (t *txKV) put(b bucketID, k, v []byte) error { return t.bs[b].Put(k, v) }
+func (t *txKV) get(b bucketID, k []byte) []byte {
+	v := t.bs[b].Get(k)
+	if v == nil || t.schema < 2 {
+		return v
+	}
+	return t.open(b, k, v)
+}
+
+// open returns the value stored as v under k, without its seal.
+func (t *txKV) open(b bucketID, k, v []byte) []byte {
+	if t.schema < 2 {
+		return v
+	}
+	p, ok := unseal(k, v)
+	if !ok {
+		if t.lenient {
+			return nil
+		}
+		damagedValue(b, k)
+	}
+	return p
+}
+
+func (t *txKV) put(b bucketID, k, v []byte) error {
+	if t.schema >= 2 {
+		v = seal(k, v)
+	}
+	return t.bs[b].Put(k, v)
+}
 
 func (t *txKV) del(b bucketID, k []byte) error { return t.bs[b].Delete(k) }
 
 func (t *txKV) scanIDs(b bucketID, prefix []byte, fn func(uint64) error) error {
 	c := t.bs[b].Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(k) != len(prefix)+8 {
 			continue
+		}
+		if t.open(b, k, v) == nil && t.schema >= 2 {
+			continue // lenient: Verify reports it
 		}
 		if err := fn(binary.BigEndian.Uint64(k[len(prefix):])); err != nil {
 			return err
@@ -213,6 +282,8 @@ func (o *overlayKV) scanIDs(b bucketID, prefix []byte, fn func(uint64) error) er
 	}
 	return nil
 }
+
+func (o *overlayKV) counting() bool { return o.base.counting() }
 
 func (o *overlayKV) nextSeq(b bucketID) (uint64, error) {
 	if o.seq[b] == 0 {

@@ -1,16 +1,114 @@
 package store
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"time"
 )
 
-// ErrCorrupt marks a record or bucket of the store that cannot be read.
-// Reads return it instead of guessing; (*Store).Check lists every such
-// problem.
-var ErrCorrupt = errors.New("store record is corrupt")
+// ErrCorrupt marks a damaged store: a record that fails its checksum or
+// does not decode, an index or count that disagrees with the records, or
+// pages bbolt cannot trust. Reads and writes return it instead of guessing
+// or panicking, writes refuse a store that has it, and (*Store).Verify and
+// VerifyFile list every such problem.
+var ErrCorrupt = errors.New("store is damaged")
+
+// restoreAdvice ends every message about a damaged store.
+const restoreAdvice = "Restore the file from a backup, and run 'usersync store check' to list every problem"
+
+// Every value a schema-2 store keeps — records, index entries, memberships,
+// counts — ends with a seal: the CRC-32C (Castagnoli) of the key's length
+// (4 bytes, big-endian), the key and the value, appended big-endian. CRC-32C
+// detects every error of up to three flipped bits in values of the sizes
+// the store keeps, and Go computes it with the CPU's CRC instruction. The
+// key is covered so that a flipped bit in a key, or a key and value whose
+// boundary moved, is caught too. Schema-1 stores have no seals.
+
+// sealSize is the length of the seal.
+const sealSize = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sealSum is the checksum of value v stored under key k.
+func sealSum(k, v []byte) uint32 {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(k)))
+	sum := crc32.Update(0, castagnoli, n[:])
+	sum = crc32.Update(sum, castagnoli, k)
+	return crc32.Update(sum, castagnoli, v)
+}
+
+// seal returns v followed by its seal under key k.
+func seal(k, v []byte) []byte {
+	out := make([]byte, len(v)+sealSize)
+	copy(out, v)
+	binary.BigEndian.PutUint32(out[len(v):], sealSum(k, v))
+	return out
+}
+
+// unseal checks the seal of a value stored under key k and returns the
+// value without it; ok is false when the seal does not hold.
+func unseal(k, stored []byte) (v []byte, ok bool) {
+	if len(stored) < sealSize {
+		return nil, false
+	}
+	v = stored[:len(stored)-sealSize]
+	return v, binary.BigEndian.Uint32(stored[len(v):]) == sealSum(k, v)
+}
+
+// corruption is the panic with which the key-value layer abandons a
+// transaction that met a damaged value (a lookup has no error to return);
+// the transaction guard turns it back into err.
+type corruption struct{ err error }
+
+// damagedValue abandons the transaction: the value under k in bucket b
+// fails its seal.
+func damagedValue(b bucketID, k []byte) {
+	panic(corruption{fmt.Errorf("%w: %s fails its checksum", ErrCorrupt, describeKey(b, k))})
+}
+
+// describeKey names the entry under key k of bucket b for a person: "user
+// 17", "username index entry \"bob\"", "membership of user 3 in group 2".
+func describeKey(b bucketID, k []byte) string {
+	id := func(k []byte) string { return describeID(k) }
+	switch b {
+	case bUsers:
+		return "user " + id(k)
+	case bGroups:
+		return "group " + id(k)
+	case bRuns:
+		return "run " + id(k)
+	case bRunEntries:
+		return "journal entry " + id(k)
+	case bMembers:
+		if len(k) == 16 {
+			return fmt.Sprintf("membership of user %s in group %s", id(k[8:]), id(k[:8]))
+		}
+	case bMemberOf:
+		if len(k) == 16 {
+			return fmt.Sprintf("membership of user %s in group %s", id(k[:8]), id(k[8:]))
+		}
+	case bCounts:
+		if len(k) == 9 && k[0] == countMembers {
+			return "the count of group " + id(k[1:]) + "'s members"
+		}
+		if len(k) == 9 && k[0] == countGroupsOf {
+			return "the count of user " + id(k[1:]) + "'s groups"
+		}
+	}
+	return fmt.Sprintf("%s entry %q", bucketNames[b], k)
+}
+
+// describeID shows an 8-byte id key as a number, anything else in hex.
+func describeID(k []byte) string {
+	if len(k) == 8 {
+		return fmt.Sprint(binary.BigEndian.Uint64(k))
+	}
+	return fmt.Sprintf("%x", k)
+}
 
 // userRec is a user as stored in the users bucket. Times are Unix
 // nanoseconds (cheaper to encode and decode than RFC 3339 text).

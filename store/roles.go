@@ -9,14 +9,18 @@ import (
 func (s *Store) ListRoles() ([]Role, error) {
 	roles := []Role{}
 	err := s.view(func(t *txKV) error {
-		return t.bs[bRoles].ForEach(func(k, v []byte) error {
-			r, err := decodeRole(v)
+		err := t.bs[bRoles].ForEach(func(k, v []byte) error {
+			r, err := decodeRole(t.open(bRoles, k, v))
 			if err != nil {
 				return fmt.Errorf("role %q: %w", k, err)
 			}
 			roles = append(roles, r)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		return checkCount(t, totalRoles, len(roles), "the roles")
 	})
 	return roles, err
 }
@@ -37,7 +41,10 @@ func (s *Store) AddRole(r Role) error {
 		} else if ok {
 			return fmt.Errorf("a role named %q already exists: %w", old.Name, ErrExists)
 		}
-		return t.put(bRoles, []byte(k), encode(r))
+		if err := t.put(bRoles, []byte(k), encode(r)); err != nil {
+			return err
+		}
+		return addCount(t, totalRoles, 1)
 	})
 }
 

@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,8 +19,10 @@ import (
 )
 
 // SchemaVersion is the layout of the store this usersync writes. Older
-// stores are migrated on Open; newer ones are refused with ErrNewerSchema.
-const SchemaVersion = 1
+// stores are migrated on Open (schema 2 added a checksum to every value
+// and the counts bucket); newer ones are refused with ErrNewerSchema. A
+// store opened read-only is read as it is, and never migrated.
+const SchemaVersion = 2
 
 // DefaultBatchSize is the number of entries Apply writes per transaction:
 // 5000 writes 100k users from LDAP (random entryUUID keys) ≈10% faster than
@@ -37,10 +42,17 @@ var (
 // Store is the application's user store, one bbolt file. Its methods are
 // safe for concurrent use; bbolt serializes the writes.
 type Store struct {
-	db    *bolt.DB
-	path  string
-	batch int
-	now   func() time.Time
+	db       *guardedDB
+	path     string
+	file     *os.File // the file bbolt reads, which Verify reads too
+	batch    int
+	readOnly bool
+	now      func() time.Time
+	// pagesChecked is the transaction whose pages Open checked: until a
+	// write, a store opened to write (locked against other writers) still
+	// has those pages, and the check before the first write need not read
+	// them again.
+	pagesChecked uint64
 }
 
 // OpenOptions tune Open.
@@ -48,10 +60,26 @@ type OpenOptions struct {
 	// LockTimeout is how long to wait for another process to release the
 	// file before returning ErrInUse (default 1s).
 	LockTimeout time.Duration
-	// ReadOnly opens without the right to write.
+	// ReadOnly opens without the right to write, sharing the file with
+	// other readers: nothing is migrated or marked, the file's bytes never
+	// change, and a file the user may only read can be opened.
 	ReadOnly bool
 	// BatchSize is the number of entries written per transaction (default 5000).
 	BatchSize int
+}
+
+func (o *OpenOptions) defaults() OpenOptions {
+	var d OpenOptions
+	if o != nil {
+		d = *o
+	}
+	if d.LockTimeout <= 0 {
+		d.LockTimeout = DefaultLockTimeout
+	}
+	if d.BatchSize <= 0 {
+		d.BatchSize = DefaultBatchSize
+	}
+	return d
 }
 
 // storeError is an error whose text is written for a person, and which
@@ -74,57 +102,173 @@ func newError(kind, cause error, format string, args ...any) error {
 	return &storeError{msg: fmt.Sprintf(format, args...), kind: kind, err: cause}
 }
 
+// damageError is a damaged store, as a person reads it: the file, what is
+// wrong with it, and what to do. It matches ErrCorrupt.
+type damageError struct {
+	path     string
+	problems []string
+	note     string // what was not done, e.g. "nothing was written"
+}
+
+func (e *damageError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "store %s is damaged: ", e.path)
+	if len(e.problems) == 0 {
+		b.WriteString("unreadable")
+	} else {
+		b.WriteString(e.problems[0])
+	}
+	if n := len(e.problems) - 1; n > 0 {
+		fmt.Fprintf(&b, " (and %d more problems)", n)
+	}
+	if e.note != "" {
+		b.WriteString("; " + e.note)
+	}
+	b.WriteString(". " + restoreAdvice)
+	return b.String()
+}
+
+func (e *damageError) Unwrap() error { return ErrCorrupt }
+
+// damaged is the damageError of path for problems.
+func damaged(path, note string, problems ...string) error {
+	return &damageError{path: path, problems: problems, note: note}
+}
+
+// detail is the text of an error that wraps ErrCorrupt, without the
+// sentinel's own words.
+func detail(err error) string {
+	var d *damageError
+	if errors.As(err, &d) {
+		return strings.Join(d.problems, "; ")
+	}
+	return strings.ReplaceAll(err.Error(), ErrCorrupt.Error()+": ", "")
+}
+
 // Open opens the store at path, creating it (mode 0600, parent dirs 0700)
-// and seeding default roles when missing. It migrates older schemas, marks
-// runs left running by a dead process as interrupted, and returns ErrInUse,
-// ErrNotStore or ErrNewerSchema (wrapped with a message for a person).
+// and seeding default roles when missing. Before bbolt reads the file it
+// checks its page structure (checkPages: a few tens of milliseconds for
+// 100k users), so that a damaged file is reported instead of crashing the
+// process. It migrates older schemas and marks runs left running by a dead
+// process as interrupted — writing only when there is something to do, and
+// only once the store is checked sound, as before every Store's first
+// write (see checkBeforeWrite). It returns ErrInUse,
+// ErrNotStore, ErrNewerSchema or ErrCorrupt, wrapped with a message for a
+// person.
 func Open(path string, opts *OpenOptions) (*Store, error) {
-	var o OpenOptions
-	if opts != nil {
-		o = *opts
-	}
-	if o.LockTimeout <= 0 {
-		o.LockTimeout = DefaultLockTimeout
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
-	}
-	if path == "" {
-		return nil, fmt.Errorf("%w: no store path given", ErrInvalid)
-	}
-	if !o.ReadOnly {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("create the store's directory: %w", err)
-		}
-	} else if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("open store %s read-only: %w", path, err)
-	}
-	if err := looksLikeBolt(path); err != nil {
-		return nil, err
-	}
-	db, err := openBolt(path, &bolt.Options{
-		Timeout:      o.LockTimeout,
-		ReadOnly:     o.ReadOnly,
-		FreelistType: bolt.FreelistMapType,
-	})
+	o := opts.defaults()
+	s, err := openStore(path, o)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, batch: o.BatchSize, now: time.Now}
-	if err := s.prepare(o.ReadOnly); err != nil {
-		db.Close()
+	if err := s.prepare(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// openBolt opens the file with bbolt, turning its errors (and the panics
-// and faults a damaged file can cause) into the store's.
-func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+// openStore opens, locks and checks the file and hands it to bbolt.
+func openStore(path string, o OpenOptions) (*Store, error) {
+	f, m, err := openFile(path, o)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		if problems := checkPages(f, *m); len(problems) > 0 {
+			f.Close()
+			return nil, damaged(path, "", problems...)
+		}
+	}
+	db, err := openBolt(f, path, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, file: f, batch: o.BatchSize, readOnly: o.ReadOnly, now: time.Now}
+	if m != nil {
+		s.pagesChecked = m.txid
+	}
+	s.db = &guardedDB{DB: db, path: path, readOnly: o.ReadOnly, verify: s.checkBeforeWrite}
+	return s, nil
+}
+
+// openFile opens and locks the store file — exclusively to write, shared to
+// read — and reads its meta page (nil for an empty file, which bbolt
+// initializes).
+func openFile(path string, o OpenOptions) (*os.File, *boltMeta, error) {
+	if path == "" {
+		return nil, nil, fmt.Errorf("%w: no store path given", ErrInvalid)
+	}
+	info, err := os.Stat(path)
+	switch {
+	case err == nil && info.IsDir():
+		return nil, nil, newError(ErrNotStore, nil, "%s is not a usersync store (it is a directory)", path)
+	case err != nil && o.ReadOnly:
+		return nil, nil, fmt.Errorf("open store %s read-only: %w", path, err)
+	}
+	flag := os.O_RDONLY
+	if !o.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, nil, fmt.Errorf("create the store's directory: %w", err)
+		}
+		flag = os.O_RDWR | os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flag, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	locked, err := lockFile(f, !o.ReadOnly, o.LockTimeout)
+	if err != nil || !locked {
+		f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("lock store %s: %w", path, err)
+		}
+		return nil, nil, newError(ErrInUse, nil, "store %s is in use by another usersync process (close it, or use --store to pick another file)", path)
+	}
+	if info, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if info.Size() == 0 {
+		if o.ReadOnly {
+			f.Close()
+			return nil, nil, newError(ErrNotStore, nil, "%s is not a usersync store (an empty file)", path)
+		}
+		return f, nil, nil
+	}
+	m, err := readMeta(f, info.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, &m, nil
+}
+
+// openBolt hands the open, locked file f to bbolt, turning bbolt's errors
+// (and the panics and faults a damaged file can cause) into the store's.
+// f is closed when it fails.
+func openBolt(f *os.File, path string, o OpenOptions) (db *bolt.DB, err error) {
+	given := false
+	opts := &bolt.Options{
+		Timeout:      o.LockTimeout,
+		ReadOnly:     o.ReadOnly,
+		FreelistType: bolt.FreelistMapType,
+		// bbolt opens the store with this: the file already open and
+		// locked (bbolt's lock on it then succeeds at once). Any other
+		// file it opens, it opens itself.
+		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+			if !given && name == path {
+				given = true
+				return f, nil
+			}
+			return os.OpenFile(name, flag, mode)
+		},
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			db, err = nil, newError(ErrNotStore, nil, "%s is not a usersync store (unreadable: %v)", path, r)
+			f.Close()
+			db, err = nil, damaged(path, "", fmt.Sprintf("bbolt cannot open it (%v)", r))
 		}
 	}()
 	db, err = bolt.Open(path, 0o600, opts)
@@ -133,97 +277,130 @@ func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
 		return db, nil
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, newError(ErrInUse, err, "store %s is in use by another usersync process (close it, or use --store to pick another file)", path)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
 		return nil, newError(ErrNotStore, err, "%s is not a usersync store (%v)", path, err)
+	case errors.Is(err, berrors.ErrChecksum):
+		return nil, damaged(path, "", err.Error())
 	}
 	return nil, fmt.Errorf("open store %s: %w", path, err)
 }
 
-// boltMagic marks a bbolt meta page, 16 bytes into the page.
-const boltMagic = 0xED0CDAED
-
-// looksLikeBolt refuses, before bbolt maps it, a non-empty file that has no
-// bbolt meta page where bbolt would look for one, or that is shorter than
-// its two meta pages: mapping such a file can fault.
-func looksLikeBolt(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", path, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", path, err)
-	}
-	size := info.Size()
-	if size == 0 {
-		return nil // a new, empty file: bbolt initializes it
-	}
-	if info.IsDir() {
-		return newError(ErrNotStore, nil, "%s is not a usersync store (it is a directory)", path)
-	}
-	pageSize := func(off int64) (int64, bool) {
-		var buf [28]byte
-		if _, err := f.ReadAt(buf[:], off); err != nil && err != io.EOF {
-			return 0, false
+// readSchema reads the schema version in the meta bucket: 8 bytes in
+// schema 1, sealed from schema 2 on.
+func readSchema(meta *bolt.Bucket) (int, error) {
+	v := meta.Get(keySchema)
+	var ver uint64
+	switch len(v) {
+	case 0:
+		return 0, fmt.Errorf("%w: the schema version is missing", ErrCorrupt)
+	case 8:
+		ver = binary.BigEndian.Uint64(v)
+		if ver >= 2 && ver <= SchemaVersion {
+			return 0, fmt.Errorf("%w: schema %d without its checksum", ErrCorrupt, ver)
 		}
-		if binary.NativeEndian.Uint32(buf[16:]) != boltMagic {
-			return 0, false
+	case 8 + sealSize:
+		p, ok := unseal(keySchema, v)
+		if !ok {
+			return 0, fmt.Errorf("%w: the schema version fails its checksum", ErrCorrupt)
 		}
-		return int64(binary.NativeEndian.Uint32(buf[24:])), true
+		ver = binary.BigEndian.Uint64(p)
+	default:
+		return 0, fmt.Errorf("%w: the schema version is %d bytes long", ErrCorrupt, len(v))
 	}
-	ps, ok := pageSize(0)
-	for i := 0; !ok && i <= 14; i++ { // meta page 1, as bbolt looks for it
-		if off := int64(1024) << i; off < size {
-			ps, ok = pageSize(off)
-		}
+	if ver == 0 || ver > math.MaxInt32 {
+		return 0, fmt.Errorf("%w: schema version %d", ErrCorrupt, ver)
 	}
-	if !ok || ps < 512 || size < 2*ps {
-		return newError(ErrNotStore, nil, "%s is not a usersync store", path)
-	}
-	return nil
+	return int(ver), nil
 }
 
-// prepare checks the store's magic and schema, initializes or migrates it,
-// and marks runs left running as interrupted.
-func (s *Store) prepare(readOnly bool) error {
-	check := func(tx *bolt.Tx) (int, error) {
-		meta := tx.Bucket(bucketNames[bMeta])
-		if meta == nil {
-			empty := true
-			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return errStop })
-			if !empty {
-				return 0, newError(ErrNotStore, nil, "%s is not a usersync store (a bbolt file of another program)", s.path)
-			}
-			return 0, nil
-		}
-		if !bytes.Equal(meta.Get(keyMagic), magic) {
-			return 0, newError(ErrNotStore, nil, "%s is not a usersync store (no usersync marker)", s.path)
-		}
-		v := meta.Get(keySchema)
-		if len(v) != 8 {
-			return 0, newError(ErrNotStore, nil, "%s is not a usersync store (no schema version)", s.path)
-		}
-		ver := binary.BigEndian.Uint64(v)
-		if ver > SchemaVersion {
-			return 0, newError(ErrNewerSchema, nil, "store schema %d is newer than this usersync supports (%d); upgrade usersync", ver, SchemaVersion)
-		}
-		return int(ver), nil
+// putSchema records the schema version, in the form readSchema expects.
+func putSchema(meta *bolt.Bucket, ver int) error {
+	v := u64(uint64(ver))
+	if ver >= 2 {
+		v = seal(keySchema, v)
 	}
-	if readOnly {
-		return s.db.View(func(tx *bolt.Tx) error {
-			ver, err := check(tx)
-			if err == nil && ver < SchemaVersion {
-				err = fmt.Errorf("store %s has schema %d and needs upgrading to %d: open it once without read-only", s.path, ver, SchemaVersion)
+	return meta.Put(keySchema, v)
+}
+
+// readHeader checks the store's magic and returns its schema version: 0
+// for an empty bbolt file.
+func readHeader(tx *bolt.Tx, path string) (int, error) {
+	meta := tx.Bucket(bucketNames[bMeta])
+	if meta == nil {
+		buckets, ours := 0, 0
+		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			buckets++
+			for _, n := range bucketNames {
+				if bytes.Equal(name, n) {
+					ours++
+				}
 			}
-			return err
+			return nil
 		})
+		switch {
+		case buckets == 0:
+			return 0, nil
+		case ours >= 3: // a usersync store whose meta bucket is lost
+			return 0, fmt.Errorf("%w: bucket meta is missing", ErrCorrupt)
+		}
+		return 0, newError(ErrNotStore, nil, "%s is not a usersync store (a bbolt file of another program)", path)
 	}
+	if !bytes.Equal(meta.Get(keyMagic), magic) {
+		if _, ok := unseal(keySchema, meta.Get(keySchema)); ok {
+			// The schema is sealed as usersync seals it: the marker is
+			// damaged, the file is ours.
+			return 0, fmt.Errorf("%w: the usersync marker is damaged", ErrCorrupt)
+		}
+		return 0, newError(ErrNotStore, nil, "%s is not a usersync store (no usersync marker)", path)
+	}
+	ver, err := readSchema(meta)
+	if err != nil {
+		return 0, err
+	}
+	if ver > SchemaVersion {
+		return 0, newError(ErrNewerSchema, nil, "store schema %d is newer than this usersync supports (%d); upgrade usersync", ver, SchemaVersion)
+	}
+	return ver, nil
+}
+
+// prepare checks the store's magic and schema and, when it may write,
+// migrates an older schema and marks runs left running as interrupted. It
+// writes nothing when nothing needs doing.
+func (s *Store) prepare() error {
+	var ver int
+	var stale bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v, err := readHeader(tx, s.path)
+		if err != nil || v == 0 {
+			ver = v
+			return err
+		}
+		ver = v
+		t, err := newTxKV(tx)
+		if err != nil {
+			return err
+		}
+		ids, err := staleRuns(t)
+		stale = len(ids) > 0
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if s.readOnly {
+		if ver == 0 {
+			return newError(ErrNotStore, nil, "%s is not a usersync store (an empty bbolt file)", s.path)
+		}
+		return nil
+	}
+	if ver == SchemaVersion && !stale {
+		return nil
+	}
+	// The first write: Update checks the whole store first (a store with
+	// an older schema is checked by that schema's rules, so that damage is
+	// never sealed in by the migration).
 	return s.db.Update(func(tx *bolt.Tx) error {
-		ver, err := check(tx)
+		ver, err := readHeader(tx, s.path)
 		if err != nil {
 			return err
 		}
@@ -231,18 +408,12 @@ func (s *Store) prepare(readOnly bool) error {
 			if err := migrations[ver](tx, s.now()); err != nil {
 				return fmt.Errorf("migrate store %s from schema %d to %d: %w", s.path, ver, ver+1, err)
 			}
-			if err := tx.Bucket(bucketNames[bMeta]).Put(keySchema, u64(uint64(ver+1))); err != nil {
+			if err := putSchema(tx.Bucket(bucketNames[bMeta]), ver+1); err != nil {
 				return err
 			}
 		}
 		return interruptStale(tx, s.now())
 	})
-}
-
-// migrations[v] takes a store from schema v to v+1, inside the transaction
-// that records the new version. Schema 0 is an empty file.
-var migrations = []func(tx *bolt.Tx, now time.Time) error{
-	0: initSchema1,
 }
 
 // DefaultRoles are the roles a new store starts with.
@@ -252,8 +423,10 @@ var DefaultRoles = []Role{
 	{Name: "Administrator", Description: "Can do everything, including managing users, groups and roles"},
 }
 
+// initSchema1 lays out an empty file as schema 1; migrations[1] then
+// takes it to schema 2, as it does an older store.
 func initSchema1(tx *bolt.Tx, _ time.Time) error {
-	for _, name := range bucketNames {
+	for _, name := range bucketNames[:schema1Buckets] {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -277,6 +450,9 @@ func (s *Store) Close() error { return s.db.Close() }
 // Path is the file the store lives in.
 func (s *Store) Path() string { return s.path }
 
+// ReadOnly reports whether the store was opened read-only.
+func (s *Store) ReadOnly() bool { return s.readOnly }
+
 // view runs fn in a read transaction.
 func (s *Store) view(fn func(t *txKV) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
@@ -297,4 +473,112 @@ func (s *Store) update(fn func(t *txKV) error) error {
 		}
 		return fn(t)
 	})
+}
+
+// guardedDB is the store's bbolt handle: bbolt's View and Update, guarded.
+// A transaction that meets a damaged page or value — bbolt panics or
+// faults, or a value fails its seal — ends with an error wrapping
+// ErrCorrupt instead of crashing the process. The first write transaction
+// is preceded by a check of the whole store, and once the store is found
+// damaged (by that check or by any transaction) no write transaction
+// starts: the file keeps its bytes.
+type guardedDB struct {
+	*bolt.DB
+	path     string
+	readOnly bool
+	// verify checks the store before its first write
+	// (Store.checkBeforeWrite).
+	verify func() (*Report, error)
+
+	// writing is held by every write transaction, and by Verify, which
+	// must not see a write under way.
+	writing  sync.Mutex
+	checking sync.Mutex // serializes the first write's check
+	checked  atomic.Bool
+	damage   atomic.Pointer[damageError]
+}
+
+// View runs fn in a read transaction, guarded.
+func (d *guardedDB) View(fn func(*bolt.Tx) error) (err error) {
+	defer d.recoverTx(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return d.explain(d.DB.View(fn))
+}
+
+// Update runs fn in a write transaction, guarded, once the store is known
+// to be sound.
+func (d *guardedDB) Update(fn func(*bolt.Tx) error) (err error) {
+	if d.readOnly {
+		return d.DB.Update(fn) // bbolt refuses it
+	}
+	if err := d.beforeWrite(); err != nil {
+		return err
+	}
+	d.writing.Lock()
+	defer d.writing.Unlock()
+	defer d.recoverTx(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return d.explain(d.DB.Update(fn))
+}
+
+// beforeWrite checks the whole store before its first write, and refuses
+// every write to a store found damaged.
+func (d *guardedDB) beforeWrite() error {
+	if e := d.damage.Load(); e != nil {
+		return e
+	}
+	if d.checked.Load() {
+		return nil
+	}
+	d.checking.Lock()
+	defer d.checking.Unlock()
+	if d.checked.Load() {
+		return nil
+	}
+	if e := d.damage.Load(); e != nil {
+		return e
+	}
+	rep, err := d.verify()
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		e := &damageError{path: d.path, problems: rep.Problems, note: "nothing was written"}
+		d.damage.Store(e)
+		return e
+	}
+	d.checked.Store(true)
+	return nil
+}
+
+// recoverTx ends a transaction that panicked — bbolt on a damaged page, or
+// the key-value layer on a damaged value — with an error. It is deferred.
+func (d *guardedDB) recoverTx(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	var e error
+	if c, ok := r.(corruption); ok {
+		e = c.err
+	} else {
+		e = fmt.Errorf("%w: reading it failed (%v)", ErrCorrupt, r)
+	}
+	*err = d.explain(e)
+}
+
+// explain words an error that wraps ErrCorrupt for a person, naming the
+// file and what to do, and remembers that the store is damaged.
+func (d *guardedDB) explain(err error) error {
+	if err == nil || !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	var e *damageError
+	if !errors.As(err, &e) {
+		e = &damageError{path: d.path, problems: []string{detail(err)}}
+	}
+	if !d.readOnly {
+		d.damage.CompareAndSwap(nil, &damageError{path: d.path, problems: e.problems, note: "nothing was written"})
+	}
+	return e
 }

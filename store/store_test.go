@@ -235,7 +235,7 @@ func TestOpen_NewerSchemaIsRefused(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open = %v, want ErrNewerSchema", err)
 	}
-	if want := "store schema 7 is newer than this usersync supports (1); upgrade usersync"; err.Error() != want {
+	if want := "store schema 7 is newer than this usersync supports (2); upgrade usersync"; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
 }
@@ -296,7 +296,12 @@ func TestOpen_CorruptRecordIsAnErrorNotAPanic(t *testing.T) {
 	t.Parallel()
 	st := openTest(t, nil)
 	mustAddUser(t, st, User{Username: "bob"})
-	st.db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("users")).Put(u64(1), []byte("{garbage")) })
+	var good []byte
+	st.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("users"))
+		good = bytes.Clone(b.Get(u64(1)))
+		return b.Put(u64(1), seal(u64(1), []byte("{garbage")))
+	})
 	if _, err := st.GetUser("bob"); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("GetUser of a corrupt record = %v, want ErrCorrupt", err)
 	}
@@ -306,8 +311,10 @@ func TestOpen_CorruptRecordIsAnErrorNotAPanic(t *testing.T) {
 	if err := st.Check(); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Check = %v, want ErrCorrupt", err)
 	}
-	// Leave the store consistent for the cleanup check.
-	st.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("users")).Put(u64(1), encode(&userRec{Username: "bob", Kind: Internal}))
-	})
+	// The store refuses writes now that it has seen the damage: mend it
+	// behind its back for the cleanup check.
+	if _, err := st.AddUser(User{Username: "carol"}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("AddUser to a damaged store = %v, want ErrCorrupt", err)
+	}
+	st.db.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("users")).Put(u64(1), good) })
 }

@@ -72,8 +72,10 @@ func (s *Store) ListUsers(f UserFilter) ([]User, error) {
 	err := s.view(func(t *txKV) error {
 		gn := &groupNames{s: t, names: map[uint64]string{}}
 		c := t.bs[bUserName].Cursor()
+		n := 0
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			id, ok := idOf(v)
+			n++
+			id, ok := idOf(t.open(bUserName, k, v))
 			if !ok {
 				return fmt.Errorf("%w: username index entry %q", ErrCorrupt, k)
 			}
@@ -90,7 +92,7 @@ func (s *Store) ListUsers(f UserFilter) ([]User, error) {
 			}
 			users = append(users, out)
 		}
-		return nil
+		return checkKeys(t, bUsers, n, "the username index")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -259,8 +261,10 @@ func (s *Store) ListGroups() ([]Group, error) {
 	groups := []Group{}
 	err := s.view(func(t *txKV) error {
 		c := t.bs[bGroupName].Cursor()
+		n := 0
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			id, ok := idOf(v)
+			n++
+			id, ok := idOf(t.open(bGroupName, k, v))
 			if !ok {
 				return fmt.Errorf("%w: group name index entry %q", ErrCorrupt, bytes.Clone(k))
 			}
@@ -274,7 +278,7 @@ func (s *Store) ListGroups() ([]Group, error) {
 			}
 			groups = append(groups, out)
 		}
-		return nil
+		return checkKeys(t, bGroups, n, "the group name index")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -93,11 +94,13 @@ func (a *app) resolvedStorePath() (string, error) {
 	return filepath.Join(dir, "usersync", "usersync.db"), nil
 }
 
-// store opens the store on first use.
+// store opens the store to write on first use (reopening it if a read
+// command opened it read-only).
 func (a *app) store() (*store.Store, error) {
-	if a.st != nil {
+	if a.st != nil && !a.st.ReadOnly() {
 		return a.st, nil
 	}
+	a.close()
 	path, err := a.resolvedStorePath()
 	if err != nil {
 		return nil, err
@@ -110,9 +113,36 @@ func (a *app) store() (*store.Store, error) {
 	return st, nil
 }
 
+// storeRO opens the store read-only on first use, for commands that only
+// read: it shares the file with other readers, never changes its bytes,
+// and reads a file the user may not write. A store that does not exist
+// yet (or is an empty file) is created as store creates it, so that a
+// first 'users list' or 'roles list' shows the new store (with its default
+// roles).
+func (a *app) storeRO() (*store.Store, error) {
+	if a.st != nil {
+		return a.st, nil
+	}
+	path, err := a.resolvedStorePath()
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Mode().IsRegular() && fi.Size() == 0) {
+		return a.store()
+	}
+	st, err := store.Open(path, &store.OpenOptions{ReadOnly: true})
+	if err != nil {
+		return nil, storeOpenError(path, err)
+	}
+	a.st = st
+	return st, nil
+}
+
 // storeOpenError says what to do about a store that cannot be opened.
 func storeOpenError(path string, err error) error {
 	switch {
+	case errors.Is(err, store.ErrCorrupt):
+		return err // it names the file and says what to do
 	case errors.Is(err, store.ErrInUse):
 		return fmt.Errorf("%w\nAnother usersync (a TUI, a sync from cron, or 'usersync serve') has %s open; wait for it to finish, or pass --store to use another file", err, path)
 	case errors.Is(err, store.ErrNotStore):

@@ -23,7 +23,7 @@ func (a *app) groupsCommand() *cobra.Command {
 		Example: "  usersync groups list --json | jq -r '.[] | select(.kind==\"external\") | .name'",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ func (a *app) groupsCommand() *cobra.Command {
 		Example: "  usersync groups show Analysis",
 		Args:    exactArgs(1, "one group NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}

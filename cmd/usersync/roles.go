@@ -22,7 +22,7 @@ func (a *app) rolesCommand() *cobra.Command {
 		Short: "List roles",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}

@@ -24,7 +24,7 @@ func (a *app) runsCommand() *cobra.Command {
 		Short: "List runs, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}
@@ -57,7 +57,7 @@ func (a *app) runsCommand() *cobra.Command {
 			if err != nil {
 				return usageErrorf("%q is not a run ID (a number, see 'usersync runs list')", args[0])
 			}
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}

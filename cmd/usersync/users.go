@@ -30,7 +30,7 @@ func (a *app) usersCommand() *cobra.Command {
 			default:
 				return usageErrorf("--kind must be internal or external, not %q", kind)
 			}
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func (a *app) userShowCommand() *cobra.Command {
 		Example: "  usersync users show aandrei --json",
 		Args:    exactArgs(1, "one USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, err := a.storeRO()
 			if err != nil {
 				return err
 			}
