@@ -26,6 +26,9 @@ type app struct {
 
 	st  *store.Store
 	cfg *Config
+	// scratch is the directory of the empty store a read command reads
+	// when there is no store yet (removed on close).
+	scratch string
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -116,9 +119,10 @@ func (a *app) store() (*store.Store, error) {
 // storeRO opens the store read-only on first use, for commands that only
 // read: it shares the file with other readers, never changes its bytes,
 // and reads a file the user may not write. A store that does not exist
-// yet (or is an empty file) is created as store creates it, so that a
-// first 'users list' or 'roles list' shows the new store (with its default
-// roles).
+// yet (or is an empty file) is not created: the command reads a new, empty
+// store made in a scratch directory (removed on close), so that a first
+// 'users list' or 'roles list' shows what a new store holds (its default
+// roles), and says on stderr that there is no store yet.
 func (a *app) storeRO() (*store.Store, error) {
 	if a.st != nil {
 		return a.st, nil
@@ -128,7 +132,18 @@ func (a *app) storeRO() (*store.Store, error) {
 		return nil, err
 	}
 	if fi, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Mode().IsRegular() && fi.Size() == 0) {
-		return a.store()
+		dir, err := os.MkdirTemp("", "usersync-empty-")
+		if err != nil {
+			return nil, err
+		}
+		st, err := store.Open(filepath.Join(dir, "usersync.db"), nil)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		fmt.Fprintf(a.stderr, "No store yet at %s: nothing has been imported. Import with 'usersync import', or try 'usersync demo'.\n", path)
+		a.st, a.scratch = st, dir
+		return st, nil
 	}
 	st, err := store.Open(path, &store.OpenOptions{ReadOnly: true})
 	if err != nil {
@@ -157,6 +172,10 @@ func (a *app) close() {
 	if a.st != nil {
 		a.st.Close()
 		a.st = nil
+	}
+	if a.scratch != "" {
+		os.RemoveAll(a.scratch)
+		a.scratch = ""
 	}
 }
 

@@ -173,7 +173,7 @@ func TestStore_CreatedPrivateUnderXDGDataHome(t *testing.T) {
 	e := newEnv(t)
 	e.store = "" // USERSYNC_STORE empty: the XDG default applies
 	e.extra = append(e.extra, "USERSYNC_STORE=")
-	e.ok("users", "list")
+	e.ok("users", "add", "bob") // a command that writes creates the store
 	path := filepath.Join(e.dir, "xdg-data", "usersync", "usersync.db")
 	fi, err := os.Stat(path)
 	if err != nil {

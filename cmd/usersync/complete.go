@@ -31,7 +31,7 @@ func (a *app) completeDirectories(kind string) cobra.CompletionFunc {
 // completeGroups offers the store's imported groups (from source, or any
 // when source is "").
 func (a *app) completeGroups(_ *cobra.Command, _ []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	st, err := a.store()
+	st, err := a.storeRO()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -128,3 +128,19 @@ client_id = "11111111-1111-1111-1111-111111111111"
 		t.Errorf("--tenant completions:\n%s", r.stdout)
 	}
 }
+
+// TestReadCommands_DoNotCreateTheStore: reading before anything was
+// imported shows an empty store and says so, without creating the file.
+func TestReadCommands_DoNotCreateTheStore(t *testing.T) {
+	e := newEnv(t)
+	r := e.ok("users", "list", "--json")
+	if strings.TrimSpace(r.stdout) != "[]" || !strings.Contains(r.stderr, "No store yet") {
+		t.Errorf("users list without a store: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if r := e.ok("roles", "list"); !strings.Contains(r.stdout, "Viewer") {
+		t.Errorf("roles list without a store does not show the default roles:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(e.store); !os.IsNotExist(err) {
+		t.Errorf("a read command created the store: %v", err)
+	}
+}
