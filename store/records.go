@@ -162,6 +162,12 @@ type runRec struct {
 }
 
 func encode(v any) []byte {
+	switch r := v.(type) {
+	case *userRec:
+		return r.appendJSON(make([]byte, 0, 320))
+	case *RunEntry:
+		return r.appendJSON(make([]byte, 0, 96))
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		// The record types hold only strings, numbers and booleans.
