@@ -385,9 +385,11 @@ func (fr *feedRead) completePresent(ctx context.Context) error {
 
 // resolveMembers gives every changed group its direct members' external
 // IDs. Member DNs of entries this read returned cost nothing; the others
-// are looked up in OR filters of up to 100 RDNs, asking only for the
-// external ID, once however many groups list them; memberUid values in
-// OR filters of 100 usernames. As in ReadGroup, a DN outside the user and
+// are looked up asking only for the external ID, once however many
+// groups list them: by one memberOf search for a group with more than
+// 100 of them, otherwise in OR filters of up to 100 RDNs (500 members:
+// ~50 ms against ~90 ms, measured with BenchmarkChanges100k); memberUid
+// values in OR filters of 100 usernames. As in ReadGroup, a DN outside the user and
 // group bases, or naming no user or group, is not a member; a member
 // value that cannot be looked up makes the read incomplete.
 func (fr *feedRead) resolveMembers(ctx context.Context) error {
@@ -432,6 +434,9 @@ func (fr *feedRead) resolveMembers(ctx context.Context) error {
 			}
 		}
 	}
+	if err := fr.byMemberOf(ctx, pending, known); err != nil {
+		return fmt.Errorf("looking up the members of %d changed groups: %w", len(fr.groups), err)
+	}
 	if err := fr.lookupDNs(ctx, pending, known); err != nil {
 		return fmt.Errorf("looking up the members of %d changed groups: %w", len(fr.groups), err)
 	}
@@ -469,6 +474,55 @@ func (fr *feedRead) resolveMembers(ctx context.Context) error {
 			}
 		}
 		fr.members[e.ExternalID] = ids
+	}
+	return nil
+}
+
+// byMemberOf resolves the pending member DNs of each changed group with
+// more than 100 of them by one memberOf search (where the server keeps
+// memberOf), as ReadGroup does: a page of 500 members costs one search
+// rather than five OR filters. member stays the truth: an entry memberOf
+// names that is not pending is ignored, and what memberOf misses is left
+// for lookupDNs.
+func (fr *feedRead) byMemberOf(ctx context.Context, pending map[string]*goldap.DN, known map[string]string) error {
+	s := fr.d.sch
+	if s.memberOf == "" {
+		return nil
+	}
+	for _, g := range fr.groups {
+		n := 0
+		for _, attr := range s.memberAttrs {
+			for _, v := range g.GetEqualFoldAttributeValues(attr) {
+				if k, ok := dnKey(v); ok && pending[k] != nil {
+					n++
+				}
+			}
+		}
+		if n <= batchSize {
+			continue
+		}
+		filter := "(&(|" + s.userFilter + s.groupFilter + ")(" + s.memberOf + "=" + goldap.EscapeFilter(g.DN) + "))"
+		for _, b := range fr.d.lookupBases() {
+			refs, err := fr.d.stream(ctx, fr.conn, searchReq{base: b.dn, scope: goldap.ScopeWholeSubtree, filter: filter, attrs: []string{s.externalID}},
+				func(e *goldap.Entry) error {
+					fr.reads++
+					k, ok := dnKey(e.DN)
+					if !ok || pending[k] == nil {
+						return nil
+					}
+					if id, err := s.externalIDOf(e); err == nil {
+						known[k] = id
+						delete(pending, k)
+					}
+					return nil
+				})
+			if err != nil {
+				return err
+			}
+			if referralsMatter(refs) {
+				return &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+			}
+		}
 	}
 	return nil
 }

@@ -228,6 +228,39 @@ func TestChanges_ReturnsExactlyWhatChanged(t *testing.T) {
 	}
 }
 
+// The members of a large changed group are looked up by memberOf where the
+// server keeps it, by RDN otherwise; either way member values are the
+// truth (a stale memberOf naming a non-member is ignored), and members
+// outside the bases or naming nothing are left out, as ReadGroup leaves
+// them.
+func TestChanges_MembersOfALargeGroup(t *testing.T) {
+	t.Parallel()
+	data := slapdtest.NewData("")
+	users := data.AddUsers(400, "u", "")
+	elsewhere := data.AddUser(slapdtest.User{UID: "outside", Parent: data.OU("elsewhere")})
+	dangling := "uid=nobody," + data.PeopleDN()
+	big := data.AddGroup(slapdtest.Group{CN: "big", Members: append(slices.Clone(users[:250]), elsewhere, dangling)})
+	for _, noMemberOf := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoMemberOf=%v", noMemberOf), func(t *testing.T) {
+			s := slapdtest.Start(t, slapdtest.Options{Data: data, NoMemberOf: noMemberOf, SyncProv: &slapdtest.SyncProv{SessionLog: 100}})
+			cfg := feedConfig(s)
+			cfg.UserBaseDN, cfg.GroupBaseDN = data.PeopleDN(), data.GroupsDN()
+			d := open(t, cfg)
+			cookie := feedCookie(t, d)
+			s.Modify(t, big, func(m *goldap.ModifyRequest) { m.Add("member", []string{users[300]}) })
+			ch := changes(t, d, cookie)
+			want := uuids(append(slices.Clone(users[:250]), users[300])...)
+			if got := sortedIDs(ch.Members[slapdtest.UUID(big)]); !slices.Equal(got, want) {
+				t.Errorf("members of big: %d IDs, want %d (users only, not outside the base nor dangling)", len(got), len(want))
+			}
+			if read := readGroup(t, d, big); len(read.Members) != len(want) {
+				t.Errorf("ReadGroup finds %d members, Changes %d", len(read.Members), len(want))
+			}
+			t.Logf("%d reads", ch.Reads)
+		})
+	}
+}
+
 // Without a session log slapd answers a cookie with a present phase: the
 // IDs of every entry in scope, the changed ones whole. Deletions are what
 // the caller holds and is not present.
