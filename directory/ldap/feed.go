@@ -726,6 +726,11 @@ func (d *Directory) syncError(req searchReq, cookie []byte, n int, err error) er
 		return fmt.Errorf("%w: the server is unwilling to resume %s from this cookie%s, which is not from its history (another server, or a restored database) — usersync reads fully and takes a new cookie", directory.ErrCookieRefused, req.base, server)
 	case goldap.IsErrorWithCode(err, goldap.LDAPResultUnavailableCriticalExtension):
 		return fmt.Errorf("%w: the server offers no content synchronization on %s%s, so usersync reads it fully — on OpenLDAP, add the syncprov overlay to that database", directory.ErrNoFeed, req.base, server)
+	case goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded):
+		return &directory.IncompleteError{
+			Reason: fmt.Sprintf("the server's size limit stopped the change feed under %s after %d entries: a sync search cannot be paged — give the bind account an unlimited size limit (OpenLDAP: olcLimits), or usersync reads fully", req.base, n),
+			Err:    err,
+		}
 	}
 	return d.searchError(req, n, err)
 }

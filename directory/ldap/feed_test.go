@@ -228,6 +228,35 @@ func TestChanges_ReturnsExactlyWhatChanged(t *testing.T) {
 	}
 }
 
+// A renamed user keeps its entryUUID: the feed sends it with its new DN
+// and name; refint rewrites the member values of its groups without
+// touching them, and since members are named by ID nothing is lost.
+func TestChanges_RenamedUserKeepsItsID(t *testing.T) {
+	t.Parallel()
+	f := newFeedFixture(50)
+	s := slapdtest.Start(t, slapdtest.Options{Data: f.data, SyncProv: &slapdtest.SyncProv{SessionLog: 100}})
+	d := open(t, feedConfig(s))
+	cookie := feedCookie(t, d)
+	if err := s.Conn(t).ModifyDN(goldap.NewModifyDNRequest(f.users[4], "uid=renamed", true, "")); err != nil {
+		t.Fatal(err)
+	}
+	ch := changes(t, d, cookie)
+	if got, want := entryIDs(ch.Entries), uuids(f.users[4]); !slices.Equal(got, want) {
+		t.Fatalf("Entries = %v, want only the renamed user %v", got, want)
+	}
+	if e := ch.Entries[0]; e.Name != "renamed" || !strings.HasPrefix(e.DN, "uid=renamed,") {
+		t.Errorf("renamed user = %+v", e)
+	}
+	if len(ch.Deleted) != 0 || ch.Present != nil {
+		t.Errorf("a rename deleted %v (present %v)", ch.Deleted, ch.Present != nil)
+	}
+	// refint followed the rename in staff, which the feed does not report.
+	read := readGroup(t, d, f.staff)
+	if _, ok := byName(read.Members, "renamed"); !ok {
+		t.Errorf("staff after the rename: %v", memberNames(read))
+	}
+}
+
 // The members of a large changed group are looked up by memberOf where the
 // server keeps it, by RDN otherwise; either way member values are the
 // truth (a stale memberOf naming a non-member is ignored), and members
