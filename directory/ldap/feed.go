@@ -188,7 +188,8 @@ type feedRead struct {
 	reads       int
 }
 
-func fold1(id string) string { return strings.ToLower(strings.TrimSpace(id)) }
+// idKey is the map key of an external ID: entryUUIDs compare case-insensitively.
+func idKey(id string) string { return strings.ToLower(strings.TrimSpace(id)) }
 
 // add records an entry as it is now; a later state of the same entry
 // replaces an earlier one.
@@ -197,7 +198,7 @@ func (fr *feedRead) add(typ directory.EntryType, raw *goldap.Entry, e directory.
 		fr.entries = append(fr.entries, e) // an error row, as Search passes it
 		return
 	}
-	k := fold1(e.ExternalID)
+	k := idKey(e.ExternalID)
 	if i, ok := fr.index[k]; ok {
 		fr.entries[i] = e
 	} else {
@@ -212,7 +213,7 @@ func (fr *feedRead) add(typ directory.EntryType, raw *goldap.Entry, e directory.
 }
 
 func (fr *feedRead) candidate(id string) {
-	k := fold1(id)
+	k := idKey(id)
 	if !fr.candidates[k] {
 		fr.candidates[k] = true
 		fr.candOrder = append(fr.candOrder, k)
@@ -228,11 +229,11 @@ func (fr *feedRead) refresh(ctx context.Context, p feedPart, held cookiePart) er
 			id := st.EntryUUID.String()
 			switch st.State {
 			case goldap.SyncStatePresent:
-				present[fold1(id)] = true
+				present[idKey(id)] = true
 			case goldap.SyncStateAdd, goldap.SyncStateModify:
 				out, _ := p.entry(e) // an entry without its ID is an error row
 				fr.add(p.typ, e, out)
-				present[fold1(id)] = true
+				present[idKey(id)] = true
 			case goldap.SyncStateDelete:
 				fr.candidate(id)
 			}
@@ -242,7 +243,7 @@ func (fr *feedRead) refresh(ctx context.Context, p feedPart, held cookiePart) er
 				if deletes {
 					fr.candidate(id)
 				} else {
-					present[fold1(id)] = true
+					present[idKey(id)] = true
 				}
 			}
 		},
@@ -297,7 +298,7 @@ func (fr *feedRead) verifyDeleted(ctx context.Context) error {
 				return
 			}
 			fr.add(p.typ, e, out)
-			found[fold1(out.ExternalID)] = true
+			found[idKey(out.ExternalID)] = true
 		})
 		if err != nil {
 			return fmt.Errorf("checking %d entries reported deleted: %w", len(ids), err)
@@ -360,7 +361,7 @@ func (fr *feedRead) completePresent(ctx context.Context) error {
 			}, func(e *goldap.Entry) error {
 				fr.reads++
 				if id, err := d.sch.externalIDOf(e); err == nil {
-					set[fold1(id)] = true
+					set[idKey(id)] = true
 				}
 				return nil
 			})
@@ -377,7 +378,7 @@ func (fr *feedRead) completePresent(ctx context.Context) error {
 	}
 	for _, e := range fr.entries {
 		if e.ExternalID != "" {
-			fr.present[fold1(e.ExternalID)] = true
+			fr.present[idKey(e.ExternalID)] = true
 		}
 	}
 	return nil
@@ -389,9 +390,9 @@ func (fr *feedRead) completePresent(ctx context.Context) error {
 // groups list them: by one memberOf search for a group with more than
 // 100 of them, otherwise in OR filters of up to 100 RDNs (500 members:
 // ~50 ms against ~90 ms, measured with BenchmarkChanges100k); memberUid
-// values in OR filters of 100 usernames. As in ReadGroup, a DN outside the user and
-// group bases, or naming no user or group, is not a member; a member
-// value that cannot be looked up makes the read incomplete.
+// values in OR filters of 100 usernames. As in ReadGroup, a DN outside
+// the user and group bases, or naming no user or group, is not a member;
+// a member value that cannot be looked up makes the read incomplete.
 func (fr *feedRead) resolveMembers(ctx context.Context) error {
 	if len(fr.groups) == 0 {
 		return nil
@@ -447,15 +448,15 @@ func (fr *feedRead) resolveMembers(ctx context.Context) error {
 
 	fr.members = make(map[string][]string, len(fr.groups))
 	for _, e := range fr.entries {
-		g := fr.groups[fold1(e.ExternalID)]
+		g := fr.groups[idKey(e.ExternalID)]
 		if e.Type != directory.TypeGroup || g == nil {
 			continue
 		}
 		seen := map[string]bool{}
 		ids := []string{}
 		take := func(id string) {
-			if id != "" && !seen[fold1(id)] {
-				seen[fold1(id)] = true
+			if id != "" && !seen[idKey(id)] {
+				seen[idKey(id)] = true
 				ids = append(ids, id)
 			}
 		}
