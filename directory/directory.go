@@ -132,28 +132,38 @@ func (e *IncompleteError) Unwrap() []error {
 // fully, taking a cookie first so that nothing changed during the full
 // read is lost (the next changes repeat it; applying a state twice is
 // harmless).
+//
+// An adapter whose directory turns out to have no feed (a server without
+// content synchronization) says so with an error wrapping ErrNoFeed from
+// both methods: the caller then reads fully every time.
 type ChangeFeed interface {
 	// FeedCookie returns a cookie for the directory as it is now, without
-	// reading its entries.
+	// reading its entries' content. It is not free: LDAP receives every
+	// entry's DN (1–2 s per 100,000 users), so take it once per full read.
 	FeedCookie(ctx context.Context) ([]byte, error)
 	// Changes returns what changed among the directory's users and groups
 	// since cookie. It wraps ErrCookieRefused when the directory no longer
-	// accepts the cookie (expired, or from another server): the caller then
-	// reads fully. Any other error means the changes could not be read
-	// whole: the caller applies none of them and keeps its cookie.
+	// accepts the cookie (expired, from another server, taken under
+	// another configuration, damaged, or empty): the caller then reads
+	// fully. Any other error means the changes could not be read whole:
+	// the caller applies none of them and keeps its cookie.
 	Changes(ctx context.Context, cookie []byte) (*Changes, error)
 }
 
 // Changes is what changed in a directory since a cookie.
 type Changes struct {
 	// Cookie is where the next Changes resumes: it covers everything below.
+	// When nothing changed it may be the cookie given.
 	Cookie []byte
 	// Entries are users and groups added or modified since the cookie, as
-	// they are now (the attributes a Search maps).
+	// they are now (the attributes a Search maps), each once.
 	Entries []Entry
-	// Members holds, for a group among Entries whose membership changed,
-	// the external IDs of its direct members now (users and nested groups),
-	// when the directory sends the whole list (LDAP).
+	// Members holds, for every group among Entries, the external IDs of
+	// its direct members now (users and nested groups), when the directory
+	// sends the whole list (LDAP: a group comes whole whatever changed in
+	// it, so its list is here even when only its name changed). Members
+	// a full read would not take either (outside the configured bases, or
+	// naming no entry) are left out.
 	Members map[string][]string
 	// MembersAdded and MembersRemoved hold, by group external ID, the direct
 	// members added and removed since the cookie, when the directory sends
@@ -161,15 +171,25 @@ type Changes struct {
 	MembersAdded, MembersRemoved map[string][]string
 	// Deleted are the external IDs of users and groups deleted since the
 	// cookie (syncrepl delete states or syncIdSet, DirSync isDeleted,
-	// Graph @removed).
+	// Graph @removed), or that no longer match what the directory's
+	// configuration reads (moved out of the base, no longer of the user or
+	// group class). A deleted entry also leaves every group that listed
+	// it, and the directory may not report those groups as changed
+	// (OpenLDAP's refint overlay removes the member value without touching
+	// the group's change sequence number): the caller removes deleted IDs
+	// from the memberships it holds itself. IDs the caller does not hold
+	// are to be ignored.
 	Deleted []string
 	// Present, when not nil, is every external ID still in the feed's scope:
 	// the directory answered with its present phase rather than with
 	// deletions, so whatever the caller holds that is not present was
-	// deleted.
+	// deleted (and leaves its groups, as for Deleted). Every ID among
+	// Entries is present. A present set costs O(directory size) to read:
+	// Reads counts it.
 	Present map[string]bool
 	// Reads counts the entries (and ID-only states) the directory sent, for
-	// the run's report: an incremental read costs O(changes).
+	// the run's report: an incremental read costs O(changes), plus the
+	// lookups of the members of changed groups.
 	Reads int
 }
 
@@ -177,3 +197,9 @@ type Changes struct {
 // accepts (e-syncRefreshRequired, a DirSync cookie rejected, Graph 410
 // Gone / syncStateNotFound): read fully, and take a new cookie.
 var ErrCookieRefused = errors.New("change feed cookie refused")
+
+// ErrNoFeed marks a directory that offers no change feed (an LDAP server
+// without RFC 4533 content synchronization, such as OpenLDAP without the
+// syncprov overlay), or whose feed cannot name entries by the external IDs
+// usersync keeps: read fully every time. The error says which.
+var ErrNoFeed = errors.New("directory offers no change feed")

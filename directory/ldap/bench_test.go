@@ -29,12 +29,18 @@ var (
 	withoutMemberOf sharedServer
 )
 
+// cleanups stop the servers other shared benchmark fixtures launched.
+var cleanups []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, sh := range []*sharedServer{&withMemberOf, &withoutMemberOf} {
 		if sh.s != nil {
 			sh.s.Stop()
 		}
+	}
+	for _, stop := range cleanups {
+		stop()
 	}
 	os.Exit(code)
 }

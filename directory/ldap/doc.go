@@ -9,6 +9,11 @@
 // time limit, an unfollowed referral or an unfinished ranged attribute is
 // marked incomplete (directory.ErrIncomplete, GroupRead.Incomplete).
 //
+// Where the server offers RFC 4533 content synchronization (OpenLDAP's
+// syncprov overlay, 389-DS, FreeIPA), *Directory is also a
+// directory.ChangeFeed: FeedCookie and Changes read only what changed
+// since a cookie (feed.go says how, and what slapd sends).
+//
 // It is not a general LDAP client: it requests only the attributes it maps
 // and never writes to the directory.
 package ldap

@@ -37,7 +37,8 @@ const (
 // in-chain matching rule where the server is AD; elsewhere the member
 // values (member;range=… requested explicitly, so large AD-style groups are
 // read whole), resolved by a memberOf search for large groups and by OR
-// filters of up to 100 RDNs or usernames otherwise.
+// filters of up to 100 RDNs or usernames otherwise. GroupRead.Nested lists
+// the external IDs of the nested groups the read went through.
 func (d *Directory) ReadGroup(ctx context.Context, externalID string) (*directory.GroupRead, error) {
 	ctx, cancel := d.opContext(ctx)
 	defer cancel()
@@ -99,7 +100,7 @@ func (d *Directory) ReadGroup(ctx context.Context, externalID string) (*director
 			Reason: d.c.noAnswer(fmt.Sprintf("while group %s was read (%d members read, none used)", group.Name, len(r.members))).Error(),
 		}
 	}
-	read := &directory.GroupRead{Group: group, Members: r.members, Incomplete: r.reason()}
+	read := &directory.GroupRead{Group: group, Members: r.members, Nested: r.nested, Incomplete: r.reason()}
 	read.Group.MemberCount = len(r.members)
 	if !read.Complete() {
 		read.Group.MemberCount = -1
@@ -126,6 +127,9 @@ type memberReader struct {
 	users   map[string]bool // users added, by DN key
 	members []directory.Entry
 	queue   []*goldap.Entry
+	// nested are the external IDs of the groups found nested in the one
+	// read, at any depth.
+	nested  []string
 	reasons []string
 	stop    bool
 	bases   []lookupBase
@@ -137,31 +141,35 @@ type lookupBase struct {
 }
 
 func newMemberReader(d *Directory, conn *session) *memberReader {
-	r := &memberReader{d: d, conn: conn, visited: map[string]bool{}, users: map[string]bool{}}
-	// Members are looked up under the user and group bases; when one holds
-	// the other, once under the outer one.
+	return &memberReader{d: d, conn: conn, visited: map[string]bool{}, users: map[string]bool{}, bases: d.lookupBases()}
+}
+
+// lookupBases are where members are looked up: the user and group bases;
+// when one holds the other, once under the outer one.
+func (d *Directory) lookupBases() []lookupBase {
+	var bases []lookupBase
 	for _, b := range []string{d.userBase, d.groupBase} {
 		p, err := goldap.ParseDN(b)
 		if err != nil {
 			continue
 		}
 		covered := false
-		for i, have := range r.bases {
+		for i, have := range bases {
 			if under(p, have.parsed) {
 				covered = true
 				break
 			}
 			if under(have.parsed, p) {
-				r.bases[i] = lookupBase{dn: b, parsed: p}
+				bases[i] = lookupBase{dn: b, parsed: p}
 				covered = true
 				break
 			}
 		}
 		if !covered {
-			r.bases = append(r.bases, lookupBase{dn: b, parsed: p})
+			bases = append(bases, lookupBase{dn: b, parsed: p})
 		}
 	}
-	return r
+	return bases
 }
 
 // incomplete records why the read is not whole.
@@ -216,14 +224,26 @@ func (r *memberReader) addUser(e *goldap.Entry) {
 	r.members = append(r.members, u)
 }
 
-// addGroup queues a nested group once (cycles end here).
+// addGroup queues a nested group once (cycles end here) and notes its
+// external ID.
 func (r *memberReader) addGroup(e *goldap.Entry) {
+	if !r.enqueue(e) {
+		return
+	}
+	if id, err := r.d.sch.externalIDOf(e); err == nil {
+		r.nested = append(r.nested, id)
+	}
+}
+
+// enqueue queues group e for expansion unless it was seen already.
+func (r *memberReader) enqueue(e *goldap.Entry) bool {
 	k, ok := dnKey(e.DN)
 	if !ok || r.visited[k] {
-		return
+		return false
 	}
 	r.visited[k] = true
 	r.queue = append(r.queue, e)
+	return true
 }
 
 func (r *memberReader) search(ctx context.Context, what string, req searchReq, fn func(*goldap.Entry)) bool {
@@ -240,8 +260,9 @@ func (r *memberReader) search(ctx context.Context, what string, req searchReq, f
 }
 
 // inChain reads an Active Directory group's users with one search using
-// LDAP_MATCHING_RULE_IN_CHAIN (nested groups resolved by the server), plus
-// the users whose primary group it is (never listed in member).
+// LDAP_MATCHING_RULE_IN_CHAIN (nested groups resolved by the server), the
+// IDs of its nested groups with another, and the users whose primary
+// group it is (never listed in member).
 func (r *memberReader) inChain(ctx context.Context, g *goldap.Entry) {
 	s := r.d.sch
 	r.search(ctx, "members of "+g.DN, searchReq{
@@ -249,6 +270,19 @@ func (r *memberReader) inChain(ctx context.Context, g *goldap.Entry) {
 		filter: s.inChainFilter(g.DN),
 		attrs:  s.userAttrs(),
 	}, r.addUser)
+	if r.stop {
+		return
+	}
+	// The nested groups, at any depth, for GroupRead.Nested.
+	r.search(ctx, "groups nested in "+g.DN, searchReq{
+		base:   r.d.groupBase,
+		filter: "(&" + s.groupFilter + "(" + s.memberOf + ":" + matchingRuleInChain + ":=" + goldap.EscapeFilter(g.DN) + "))",
+		attrs:  []string{s.externalID},
+	}, func(e *goldap.Entry) {
+		if id, err := s.externalIDOf(e); err == nil && !sameDN(e.DN, g.DN) {
+			r.nested = append(r.nested, id)
+		}
+	})
 	if r.stop || !s.primaryGroup {
 		return
 	}
@@ -282,7 +316,7 @@ func (s *schema) primaryGroupFilter(token string) string {
 // walk reads the group's member values and those of every nested group,
 // breadth first, each group once.
 func (r *memberReader) walk(ctx context.Context, top *goldap.Entry) {
-	r.addGroup(top)
+	r.enqueue(top)
 	for len(r.queue) > 0 && !r.stop {
 		if ctx.Err() != nil {
 			r.incomplete("cancelled")

@@ -54,10 +54,48 @@ func TestReadGroup_NestedGroupsWithACycle(t *testing.T) {
 	if read.Group.Name != "top" || read.Group.ExternalID != slapdtest.UUID(top) || read.Group.MemberCount != 3 {
 		t.Errorf("group = %+v", read.Group)
 	}
+	if got, want := sortedIDs(read.Nested), sortedIDs([]string{slapdtest.UUID(a), slapdtest.UUID(b)}); !slices.Equal(got, want) {
+		t.Errorf("Nested = %v, want a and b %v", got, want)
+	}
 	// The cycle read from inside.
-	if got, want := memberNames(readGroup(t, d, b)), []string{"u1", "u2", "u3"}; !slices.Equal(got, want) {
+	inside := readGroup(t, d, b)
+	if got, want := memberNames(inside), []string{"u1", "u2", "u3"}; !slices.Equal(got, want) {
 		t.Errorf("members of b = %v, want %v", got, want)
 	}
+	if got, want := sortedIDs(inside.Nested), sortedIDs([]string{slapdtest.UUID(top), slapdtest.UUID(a)}); !slices.Equal(got, want) {
+		t.Errorf("Nested of b = %v, want top and a %v (never b itself)", got, want)
+	}
+	if other := readGroup(t, d, "cn=other,"+groups); len(other.Nested) != 0 {
+		t.Errorf("Nested of a group of users = %v", other.Nested)
+	}
+}
+
+// Nested is filled however the members were resolved: by memberOf (a
+// large group on a server with the overlay) or by RDN (without it).
+func TestReadGroup_NestedListsTheGroupsWalked(t *testing.T) {
+	t.Parallel()
+	data := slapdtest.NewData("")
+	users := data.AddUsers(150, "u", "")
+	deep := data.AddGroup(slapdtest.Group{CN: "deep", Members: users[140:]})
+	mid := data.AddGroup(slapdtest.Group{CN: "mid", Members: []string{users[0], deep}})
+	big := data.AddGroup(slapdtest.Group{CN: "big", Members: append(slices.Clone(users[:140]), mid)})
+	want := sortedIDs([]string{slapdtest.UUID(mid), slapdtest.UUID(deep)})
+	for _, noMemberOf := range []bool{false, true} {
+		s := slapdtest.Start(t, slapdtest.Options{Data: data, NoMemberOf: noMemberOf})
+		read := readGroup(t, open(t, s.Config()), big)
+		if len(read.Members) != 150 || !read.Complete() {
+			t.Errorf("NoMemberOf=%v: %d members, Incomplete %q", noMemberOf, len(read.Members), read.Incomplete)
+		}
+		if got := sortedIDs(read.Nested); !slices.Equal(got, want) {
+			t.Errorf("NoMemberOf=%v: Nested = %v, want mid and deep %v", noMemberOf, got, want)
+		}
+	}
+}
+
+func sortedIDs(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
 }
 
 func TestReadGroup_EscapedAndUnicodeDNsSpelledDifferently(t *testing.T) {

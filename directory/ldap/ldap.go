@@ -50,6 +50,9 @@ type Directory struct {
 	// paging is false only when the root DSE lists controls and the paged
 	// results control is not among them.
 	paging bool
+	// syncControl is false only when the root DSE lists controls and the
+	// Sync Request control (RFC 4533) is not among them.
+	syncControl bool
 }
 
 var _ directory.Directory = (*Directory)(nil)
@@ -97,6 +100,8 @@ func prepare(cfg Config) (*Directory, error) {
 		userBase:  firstNonEmpty(cfg.UserBaseDN, base),
 		groupBase: firstNonEmpty(cfg.GroupBaseDN, base),
 		paging:    true,
+
+		syncControl: true,
 	}
 	if d.pageSize <= 0 {
 		d.pageSize = DefaultPageSize
@@ -211,6 +216,7 @@ func (d *Directory) readRootDSE(ctx context.Context, conn *session) error {
 	}
 	if len(controls) > 0 {
 		d.paging = contains(controls, oidPaging)
+		d.syncControl = contains(controls, oidSync)
 	}
 	d.ad = contains(caps, oidActiveDirectory)
 	return nil

@@ -1,6 +1,6 @@
 // Package slapdtest runs a throwaway OpenLDAP slapd for tests: configured
 // from a temp directory (cn=config, an mdb database, the memberof and
-// refint overlays), bulk-loaded with slapadd from content built in Go,
+// refint overlays, optionally syncprov for RFC 4533 change feeds), bulk-loaded with slapadd from content built in Go,
 // listening on 127.0.0.1 (and optionally with StartTLS and ldaps from a
 // throwaway CA), and stopped when the test ends.
 //
@@ -55,8 +55,25 @@ type Options struct {
 	// 0 means unlimited.
 	SizeLimit int
 	TimeLimit int
-	// NoMemberOf leaves out the memberof overlay.
+	// NoMemberOf leaves out the memberof overlay (and refint).
 	NoMemberOf bool
+	// SyncProv, when not nil, adds the syncprov overlay: RFC 4533 content
+	// synchronization (the change feed) on the database.
+	SyncProv *SyncProv
+}
+
+// SyncProv configures the syncprov overlay. The zero value has no
+// session log: a refresh from a cookie then answers with a present phase
+// (the IDs of every unchanged entry) instead of deletions.
+type SyncProv struct {
+	// SessionLog is olcSpSessionlog: how many write operations syncprov
+	// remembers, so that a refresh from a cookie within them sends the
+	// deleted IDs rather than a present phase. 0: no session log.
+	SessionLog int
+	// ReloadHint is olcSpReloadHint: a cookie older than every entry of
+	// the database (or from another server) is answered with
+	// e-syncRefreshRequired instead of a full reload.
+	ReloadHint bool
 }
 
 // Server is a running slapd.
@@ -249,7 +266,11 @@ func launch(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if out, err := exec.Command(inst.slapadd, "-q", "-F", filepath.Join(s.Dir, "slapd.d"), "-b", s.Suffix, "-l", dataPath).CombinedOutput(); err != nil {
+	args := []string{"-q", "-F", filepath.Join(s.Dir, "slapd.d"), "-b", s.Suffix, "-l", dataPath}
+	if opts.SyncProv != nil {
+		args = append(args, "-w") // contextCSN: the greatest entryCSN loaded
+	}
+	if out, err := exec.Command(inst.slapadd, args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("slapadd -q: %v\n%s", err, out)
 	}
 	_ = os.Remove(dataPath)
@@ -309,6 +330,9 @@ func (s *Server) configLDIF(inst install, opts Options) string {
 		w("olcModuleLoad: memberof")
 		w("olcModuleLoad: refint")
 	}
+	if opts.SyncProv != nil {
+		w("olcModuleLoad: syncprov")
+	}
 	w("")
 	w("dn: cn=schema,cn=config")
 	w("objectClass: olcSchemaConfig")
@@ -351,21 +375,46 @@ func (s *Server) configLDIF(inst install, opts Options) string {
 	for _, idx := range []string{"objectClass eq", "entryUUID eq", "uid eq,sub", "cn eq,sub", "mail eq,sub", "member eq", "uniqueMember eq", "memberUid eq"} {
 		w("olcDbIndex: %s", idx)
 	}
+	if opts.SyncProv != nil {
+		w("olcDbIndex: entryCSN eq")
+	}
 	if !opts.NoMemberOf {
 		w("olcDbIndex: memberOf eq")
+	}
+	overlay := 0
+	begin := func(name string, classes ...string) {
 		w("")
-		w("dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config")
+		w("dn: olcOverlay={%d}%s,olcDatabase={1}mdb,cn=config", overlay, name)
 		w("objectClass: olcOverlayConfig")
-		w("objectClass: olcMemberOf")
-		w("olcOverlay: {0}memberof")
+		for _, c := range classes {
+			w("objectClass: %s", c)
+		}
+		w("olcOverlay: {%d}%s", overlay, name)
+		overlay++
+	}
+	syncprov := func() {
+		sp := opts.SyncProv
+		begin("syncprov", "olcSyncProvConfig")
+		w("olcSpCheckpoint: 100 1")
+		if sp.SessionLog > 0 {
+			w("olcSpSessionlog: %d", sp.SessionLog)
+		}
+		if sp.ReloadHint {
+			w("olcSpReloadHint: TRUE")
+		}
+	}
+	if !opts.NoMemberOf {
+		begin("memberof", "olcMemberOf")
 		w("olcMemberOfRefInt: TRUE")
-		w("")
-		w("dn: olcOverlay={1}refint,olcDatabase={1}mdb,cn=config")
-		w("objectClass: olcOverlayConfig")
-		w("objectClass: olcRefintConfig")
-		w("olcOverlay: {1}refint")
+		begin("refint", "olcRefintConfig")
 		w("olcRefintAttribute: member")
 		w("olcRefintAttribute: uniqueMember")
+	}
+	// syncprov last: overlays run in reverse order of configuration, so
+	// it sees every write first. (refint's and memberof's own changes to
+	// other entries bypass it either way: see the package tests.)
+	if opts.SyncProv != nil {
+		syncprov()
 	}
 	w("")
 	return b.String()
@@ -578,5 +627,25 @@ func (s *Server) Add(t testing.TB, dn string, attrs map[string][]string) {
 	}
 	if err := s.Conn(t).Add(req); err != nil {
 		t.Fatalf("slapdtest: add %s: %v", dn, err)
+	}
+}
+
+// Modify applies changes to the entry dn online, as the root DN: fill
+// the request (Replace, Add, Delete of attribute values) in change.
+func (s *Server) Modify(t testing.TB, dn string, change func(*goldap.ModifyRequest)) {
+	t.Helper()
+	req := goldap.NewModifyRequest(dn, nil)
+	change(req)
+	if err := s.Conn(t).Modify(req); err != nil {
+		t.Fatalf("slapdtest: modify %s: %v", dn, err)
+	}
+}
+
+// Delete deletes the entry dn online, as the root DN (refint then removes
+// it from the groups that list it).
+func (s *Server) Delete(t testing.TB, dn string) {
+	t.Helper()
+	if err := s.Conn(t).Del(goldap.NewDelRequest(dn, nil)); err != nil {
+		t.Fatalf("slapdtest: delete %s: %v", dn, err)
 	}
 }

@@ -3,6 +3,7 @@ package slapdtest_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,4 +190,42 @@ func ExampleStart() {
 	}
 	defer dir.Close()
 	_ = slapdtest.UUID(anna) // anna's entryUUID, her external ID
+}
+
+func TestStart_SyncProvOffersTheSyncControlAndAContextCSN(t *testing.T) {
+	t.Parallel()
+	d := slapdtest.NewData("")
+	d.AddUsers(3, "u", "")
+	s := slapdtest.Start(t, slapdtest.Options{Data: d, SyncProv: &slapdtest.SyncProv{SessionLog: 10, ReloadHint: true}})
+	conn := s.Conn(t)
+	res, err := conn.Search(goldap.NewSearchRequest("", goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"supportedControl"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("root DSE: %v, %v", res, err)
+	}
+	if ctl := res.Entries[0].GetAttributeValues("supportedControl"); !slices.Contains(ctl, goldap.ControlTypeSyncRequest) {
+		t.Errorf("supportedControl = %v, want the Sync Request control %s", ctl, goldap.ControlTypeSyncRequest)
+	}
+	// slapadd -w wrote the contextCSN that cookies are made of.
+	res, err = conn.Search(goldap.NewSearchRequest(s.Suffix, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"contextCSN"}, nil))
+	if err != nil || len(res.Entries) != 1 || res.Entries[0].GetAttributeValue("contextCSN") == "" {
+		t.Fatalf("contextCSN of %s: %v, %v", s.Suffix, res, err)
+	}
+	before := res.Entries[0].GetAttributeValue("contextCSN")
+	s.Modify(t, "uid=u000001,"+d.PeopleDN(), func(m *goldap.ModifyRequest) { m.Replace("mail", []string{"new@example.com"}) })
+	s.Delete(t, "uid=u000002,"+d.PeopleDN())
+	res, err = conn.Search(goldap.NewSearchRequest(s.Suffix, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"contextCSN"}, nil))
+	if err != nil || len(res.Entries) != 1 || res.Entries[0].GetAttributeValue("contextCSN") <= before {
+		t.Errorf("contextCSN after two writes: %v (before: %s), %v", res, before, err)
+	}
+
+	// Without the option the control is not offered.
+	plain := slapdtest.Start(t, slapdtest.Options{})
+	res, err = plain.Conn(t).Search(goldap.NewSearchRequest("", goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"supportedControl"}, nil))
+	if err != nil || len(res.Entries) != 1 || slices.Contains(res.Entries[0].GetAttributeValues("supportedControl"), goldap.ControlTypeSyncRequest) {
+		t.Errorf("a server without syncprov: %v, %v", res, err)
+	}
 }
