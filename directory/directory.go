@@ -203,3 +203,7 @@ var ErrCookieRefused = errors.New("change feed cookie refused")
 // syncprov overlay), or whose feed cannot name entries by the external IDs
 // usersync keeps: read fully every time. The error says which.
 var ErrNoFeed = errors.New("directory offers no change feed")
+
+// Presence reports whether the changes came with a present phase (Present
+// lists every external ID still in scope).
+func (c *Changes) Presence() bool { return c.Present != nil }

@@ -175,12 +175,16 @@ type Sync struct {
 	All bool
 	// Force applies removals and disables beyond the threshold (--force).
 	Force bool
+	// Full reads every group whole even when the directory's change feed
+	// could say what changed (--full; without --yes: the drift audit).
+	Full bool
 }
 
 // Flags binds the request's flags to fs, as `usersync sync` takes them.
 func (o *Sync) Flags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.All, "all", false, "synchronize every imported group")
 	fs.BoolVar(&o.Force, "force", false, "apply even when more than the threshold would be removed or disabled")
+	fs.BoolVar(&o.Full, "full", false, "read the groups whole, not only what changed since the last sync (without --yes: what a full read would change)")
 }
 
 // Check says what is wrong with the request (a usage error).
@@ -200,6 +204,9 @@ func (o *Sync) Args() []string {
 	args = append(args, o.Groups...)
 	if o.Force {
 		args = append(args, "--force")
+	}
+	if o.Full {
+		args = append(args, "--full")
 	}
 	return append(args, "--yes")
 }

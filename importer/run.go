@@ -172,6 +172,40 @@ func (o *Sync) Input(env Env, source string, kind directory.Kind, command string
 // with the error; for a plan only the error is returned.
 func (o *Sync) Prepare(ctx context.Context, env Env, dir directory.Directory, groups []store.Group, command string, apply bool) (*Prepared, *store.Run, error) {
 	in := o.Input(env, dir.Name(), dir.Kind(), command)
+	feed, _ := dir.(directory.ChangeFeed)
+	if feed != nil && !o.Full {
+		gis, note, ok, err := readIncremental(ctx, env.Store, dir, feed, groups)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, nil, err
+		case err != nil:
+			// The changes could not be read whole: nothing is applied, the
+			// groups keep their cookies, the run says why (exit 4).
+			in.Mode, in.Incomplete = store.ModeIncremental, fmt.Sprintf("the change feed of %s could not be read: %v", dir.Name(), err)
+			return &Prepared{Input: in}, nil, nil
+		case ok:
+			in.Mode, in.Note, in.Groups = store.ModeIncremental, note, gis
+			var members []directory.Entry
+			for _, gi := range gis {
+				members = append(members, gi.Read.Members...)
+			}
+			return &Prepared{Input: in, Warnings: Warnings(members)}, nil, nil
+		}
+		in.Note = note
+	}
+	// A full read. With a feed, its cookie is taken first, so that a change
+	// made during the read is read again next time rather than lost.
+	var cookie []byte
+	if feed != nil {
+		c, err := feed.FeedCookie(ctx)
+		switch {
+		case err == nil:
+			cookie = c
+		case errors.Is(err, directory.ErrNoFeed):
+		default:
+			in.Note = joinNote(in.Note, fmt.Sprintf("no change-feed cookie taken (%v): the next sync reads fully too", err))
+		}
+	}
 	picked := make([]directory.Entry, 0, len(groups))
 	for _, g := range groups {
 		picked = append(picked, directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1})
@@ -184,7 +218,20 @@ func (o *Sync) Prepare(ctx context.Context, env Env, dir directory.Directory, gr
 		}
 		return nil, nil, err
 	}
+	for i := range p.Input.Groups {
+		if p.Input.Groups[i].Read.Complete() {
+			p.Input.Groups[i].Cookie = cookie
+		}
+	}
 	return p, nil, nil
+}
+
+// joinNote joins two notes of a run.
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // Run synchronizes groups, all imported from dir, as one run: each is read

@@ -81,6 +81,11 @@ type Group struct {
 	// groups imported before usersync remembered it): its syncs add new
 	// members under the same choices.
 	Import *GroupImport `json:"import,omitempty"`
+	// Feed is the directory's change-feed cookie as of the group's last
+	// complete read (nil: none yet); the next sync reads only the changes
+	// since it. Nested are the groups whose members that read flattened in.
+	Feed   []byte   `json:"-"`
+	Nested []string `json:"-"`
 }
 
 // GroupImport is what a group remembers of the import that brought it in.
@@ -201,7 +206,10 @@ type Run struct {
 	Status   RunStatus
 	Mode     Mode
 	// Error says why a failed run failed, or why a read was incomplete.
-	Error   string
+	Error string
+	// Note says how the run read its directory, when there is something
+	// to say (an incremental read's size, a refused cookie).
+	Note    string
 	Counts  Counts
 	Entries []RunEntry
 	// ReadIncomplete is set when a directory read of the run did not
@@ -267,7 +275,15 @@ var DefaultThreshold = Threshold{Percent: 10, Max: 500}
 
 // GroupInput is a group to import or synchronize, read from its directory.
 type GroupInput struct {
-	Read *directory.GroupRead
+	// Cookie is the change-feed cookie that covers Read: stored with the
+	// group, in the transaction that writes its membership, when the read
+	// is complete (an incomplete one keeps the old cookie).
+	Cookie []byte
+	Read   *directory.GroupRead
+	// Kept are external IDs of members the store holds whose directory
+	// entries did not change (a read of the changes only): they stay
+	// members, and are neither read nor journaled again.
+	Kept []string
 	// Deleted are external IDs of current store members that the directory
 	// confirmed no longer exist: they are disabled (only when the read is
 	// complete).
@@ -282,6 +298,14 @@ type Input struct {
 	Command string
 	// Mode is how the entries were read (ModeFull when empty).
 	Mode Mode
+	// Note says something about how the entries were read, for the run's
+	// report (e.g. that a change feed refused its cookie and the groups
+	// were read fully).
+	Note string
+	// Incomplete says why a read the input should have held broke off
+	// (a change feed that could not be read whole): the run applies what
+	// the input holds, removes and disables nothing, and ends incomplete.
+	Incomplete string
 	// Users are users selected for import.
 	Users []directory.Entry
 	// Groups are groups selected for import or synchronization, with their

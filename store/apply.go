@@ -97,12 +97,17 @@ func newRunner(in *Input, now time.Time) (*runner, error) {
 	if err := checkValue("source name", in.Source); err != nil {
 		return nil, err
 	}
-	return &runner{
+	r := &runner{
 		rules:     rules{source: in.Source, opts: in.Options, now: now.UnixNano()},
 		meta:      in,
 		byExt:     map[string]int{},
 		seenGroup: map[string]bool{},
-	}, nil
+	}
+	if in.Incomplete != "" {
+		r.incomplete = true
+		r.notes = append(r.notes, "read incomplete: "+in.Incomplete+"; nothing was removed or disabled")
+	}
+	return r, nil
 }
 
 // layout appends the steps of users (selected) and groups (with their
@@ -131,6 +136,9 @@ func (r *runner) layout(users []directory.Entry, groups []GroupInput) error {
 		}
 		for _, m := range gi.Read.Members {
 			g.listed[m.ExternalID] = true
+		}
+		for _, id := range gi.Kept {
+			g.listed[id] = true
 		}
 		r.groups = append(r.groups, g)
 		r.add(step{kind: stepGroup, entry: e, group: len(r.groups) - 1})
@@ -470,6 +478,12 @@ func (r *runner) syncMembers(s kv, g *groupState, out []RunEntry) ([]RunEntry, e
 	}
 	ng := *grp
 	ng.Synced = r.now
+	if g.in.Cookie != nil {
+		ng.Feed = g.in.Cookie
+	}
+	if g.in.Read.Nested != nil || g.in.Cookie != nil {
+		ng.Nested = g.in.Read.Nested
+	}
 	return out, putGroup(s, g.id, grp, &ng)
 }
 
@@ -492,7 +506,7 @@ func (s *Store) Plan(ctx context.Context, in Input) (*Run, error) {
 		return nil, err
 	}
 	run := &Run{Started: now, Actor: in.Actor, Source: in.Source, Command: in.Command, Status: RunPlanned,
-		Mode: in.mode(), Entries: []RunEntry{}}
+		Mode: in.mode(), Note: in.Note, Entries: []RunEntry{}}
 	err = s.view(func(t *txKV) error {
 		if err := r.resolve(t); err != nil {
 			return err
@@ -723,7 +737,7 @@ func (w *runWriter) start() error {
 	in := w.r.meta
 	opts := in.Options
 	w.hdr = &runRec{Started: w.r.now, Actor: in.Actor, Source: in.Source, Command: in.Command,
-		Status: RunRunning, Mode: in.mode(), Options: &opts}
+		Status: RunRunning, Mode: in.mode(), Note: in.Note, Options: &opts}
 	if err := w.s.db.Update(func(tx *bolt.Tx) (err error) {
 		w.id, err = newRun(tx, w.hdr)
 		return err
@@ -731,7 +745,7 @@ func (w *runWriter) start() error {
 		return fmt.Errorf("apply: start the run: %w", err)
 	}
 	w.run = &Run{ID: w.id, Started: unixTime(w.hdr.Started), Actor: in.Actor, Source: in.Source,
-		Command: in.Command, Status: RunRunning, Mode: w.hdr.Mode, Entries: []RunEntry{}}
+		Command: in.Command, Status: RunRunning, Mode: w.hdr.Mode, Note: in.Note, Entries: []RunEntry{}}
 	return nil
 }
 

@@ -242,7 +242,7 @@ func (s *Store) Fail(in Input, cause error) (*Run, error) {
 	now := s.now()
 	opts := in.Options
 	hdr := &runRec{Started: now.UnixNano(), Finished: now.UnixNano(), Actor: in.Actor, Source: in.Source,
-		Command: in.Command, Status: RunFailed, Mode: in.mode(), Options: &opts}
+		Command: in.Command, Status: RunFailed, Mode: in.mode(), Note: in.Note, Options: &opts}
 	if cause != nil {
 		hdr.Error = cause.Error()
 	}

@@ -143,6 +143,11 @@ type groupRec struct {
 	Created    int64        `json:"created"`
 	Synced     int64        `json:"synced,omitempty"`
 	Import     *GroupImport `json:"import,omitempty"`
+	// Feed is the change-feed cookie of the group's last complete read,
+	// written in the transaction of the membership it covers; Nested are
+	// the groups that read flattened into its members.
+	Feed   []byte   `json:"feed,omitempty"`
+	Nested []string `json:"nested,omitempty"`
 }
 
 // runRec is a run header as stored in the runs bucket: the run without its
@@ -155,6 +160,7 @@ type runRec struct {
 	Command  string    `json:"command"`
 	Status   RunStatus `json:"status"`
 	Mode     Mode      `json:"mode,omitempty"`
+	Note     string    `json:"note,omitempty"`
 	Error    string    `json:"error,omitempty"`
 	Counts   Counts    `json:"counts"`
 	Entries  int       `json:"entries"`
@@ -286,7 +292,7 @@ func (g *groupRec) group() Group {
 		Members: []string{},
 		Roles:   nonNil(g.Roles),
 		Created: unixTime(g.Created), Synced: unixTime(g.Synced),
-		Import: g.Import,
+		Import: g.Import, Feed: g.Feed, Nested: g.Nested,
 	}
 }
 
@@ -297,7 +303,7 @@ func (r *runRec) run(id uint64) Run {
 	}
 	return Run{
 		ID: id, Started: unixTime(r.Started), Finished: unixTime(r.Finished),
-		Actor: r.Actor, Source: r.Source, Command: r.Command, Status: r.Status, Mode: mode,
+		Actor: r.Actor, Source: r.Source, Command: r.Command, Status: r.Status, Mode: mode, Note: r.Note,
 		Error: r.Error, Counts: r.Counts, Entries: []RunEntry{},
 		ReadIncomplete: r.Status == RunIncomplete,
 	}

@@ -19,6 +19,7 @@ type runJSON struct {
 	Command  string         `json:"command"`
 	Status   RunStatus      `json:"status"`
 	Mode     Mode           `json:"mode"`
+	Note     string         `json:"note,omitempty"`
 	Error    string         `json:"error,omitempty"`
 	Counts   Counts         `json:"counts"`
 	Entries  []runEntryJSON `json:"entries"`
@@ -36,7 +37,7 @@ type runEntryJSON struct {
 func (r Run) MarshalJSON() ([]byte, error) {
 	out := runJSON{
 		ID: r.ID, Started: r.Started, Actor: r.Actor, Source: r.Source, Command: r.Command,
-		Status: r.Status, Mode: r.Mode, Error: r.Error, Counts: r.Counts,
+		Status: r.Status, Mode: r.Mode, Note: r.Note, Error: r.Error, Counts: r.Counts,
 		Entries: make([]runEntryJSON, 0, len(r.Entries)),
 	}
 	if out.Mode == "" {

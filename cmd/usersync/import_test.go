@@ -283,6 +283,7 @@ type runJSON struct {
 	Command  string     `json:"command"`
 	Status   string     `json:"status"`
 	Mode     string     `json:"mode"`
+	Note     string     `json:"note"`
 	Error    string     `json:"error"`
 	Counts   struct {
 		Created   int `json:"created"`

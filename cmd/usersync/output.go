@@ -166,7 +166,10 @@ func printRun(w io.Writer, r *store.Run, brief bool) error {
 	if r.Status == store.RunPlanned {
 		verb = "Plan (nothing changed; re-run with --yes to apply)"
 	}
-	fmt.Fprintf(w, "%s #%d from %s: %s\n", verb, r.ID, visible.String(r.Source), r.Status)
+	fmt.Fprintf(w, "%s #%d from %s: %s (%s read)\n", verb, r.ID, visible.String(r.Source), r.Status, r.Mode)
+	if r.Note != "" {
+		fmt.Fprintf(w, "read: %s\n", visible.String(r.Note))
+	}
 	fmt.Fprintf(w, "created %d, updated %d, unchanged %d, skipped %d, failed %d, removed %d, disabled %d\n",
 		c.Created, c.Updated, c.Unchanged, c.Skipped, c.Failed, c.Removed, c.Disabled)
 	if r.Error != "" {

@@ -1,0 +1,165 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/usersync/usersync/directory"
+	"github.com/usersync/usersync/store"
+)
+
+// A sync reads only what changed when its directory offers a change feed
+// (directory.ChangeFeed) and every group it synchronizes holds a cookie
+// from its last complete read. Each group's read is then laid out from the
+// store's copy of its members and the changes: changed members replace
+// their copies, deleted ones depart (and are disabled), a group whose
+// membership changed gets its new member list (members new to the store
+// are looked up), and a group with nested groups that changed is read
+// whole. The result is a complete read as a full one would be, so the same
+// rules apply — the removal threshold, role assignments never changed —
+// and the new cookie is stored with each group in the transaction that
+// writes its membership. A feed that refuses the cookie makes the sync read
+// fully and say so; a feed read that breaks off applies nothing and keeps
+// the old cookies.
+
+// readIncremental reads groups through feed. It returns the group inputs
+// and a note for the run; ok is false (with the reason in note) when the
+// sync must read fully instead. A read of the feed that broke off is an
+// error wrapping directory.ErrIncomplete.
+func readIncremental(ctx context.Context, st *store.Store, dir directory.Directory, feed directory.ChangeFeed, groups []store.Group) (gis []store.GroupInput, note string, ok bool, err error) {
+	byCookie := map[string][]store.Group{}
+	var order []string
+	for _, g := range groups {
+		if len(g.Feed) == 0 {
+			return nil, fmt.Sprintf("group %s has no change-feed cookie yet: read fully (the next sync reads only the changes)", g.Name), false, nil
+		}
+		k := string(g.Feed)
+		if _, seen := byCookie[k]; !seen {
+			order = append(order, k)
+		}
+		byCookie[k] = append(byCookie[k], g)
+	}
+	reads := 0
+	for _, k := range order {
+		ch, err := feed.Changes(ctx, []byte(k))
+		switch {
+		case errors.Is(err, directory.ErrCookieRefused), errors.Is(err, directory.ErrNoFeed):
+			return nil, fmt.Sprintf("%s: read fully", err), false, nil
+		case err != nil:
+			return nil, "", false, err
+		}
+		reads += ch.Reads
+		for _, g := range byCookie[k] {
+			gi, n, err := fromChanges(ctx, st, dir, g, ch)
+			if err != nil {
+				return nil, "", false, err
+			}
+			reads += n
+			gis = append(gis, gi)
+		}
+	}
+	return gis, fmt.Sprintf("read incrementally: %d entries from the change feed since the last sync", reads), true, nil
+}
+
+// fromChanges lays out one group's read from the store's copy of its
+// members and the changes ch; n counts the entries read besides the feed.
+func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, ch *directory.Changes) (store.GroupInput, int, error) {
+	changed := map[string]directory.Entry{}
+	for _, e := range ch.Entries {
+		changed[e.ExternalID] = e
+	}
+	deleted := map[string]bool{}
+	for _, id := range ch.Deleted {
+		deleted[id] = true
+	}
+	gone := func(id string) bool {
+		return deleted[id] || (ch.Presence() && !ch.Present[id])
+	}
+	// A group with nested groups that changed is read whole: its members
+	// come from groups the store does not keep.
+	nestedChanged := false
+	for _, id := range g.Nested {
+		if _, ok := changed[id]; ok || gone(id) {
+			nestedChanged = true
+		}
+	}
+	if _, ok := ch.Members[g.ExternalID]; ok {
+		for _, id := range ch.Members[g.ExternalID] {
+			if e, ok := changed[id]; ok && e.Type == directory.TypeGroup {
+				nestedChanged = true
+			}
+		}
+	}
+	if nestedChanged || gone(g.ExternalID) {
+		gi, err := ReadGroup(ctx, st, dir, g.ExternalID)
+		if err != nil {
+			return store.GroupInput{}, 0, err
+		}
+		if gi.Read.Complete() {
+			gi.Cookie = ch.Cookie
+		}
+		return gi, len(gi.Read.Members), nil
+	}
+
+	current, err := st.MemberEntries(dir.Name(), g.ExternalID)
+	if err != nil {
+		return store.GroupInput{}, 0, err
+	}
+	read := &directory.GroupRead{
+		Group:  directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1},
+		Nested: g.Nested,
+	}
+	if e, ok := changed[g.ExternalID]; ok {
+		read.Group = e
+	}
+	held := map[string]directory.Entry{}
+	for _, e := range current {
+		held[e.ExternalID] = e
+	}
+	var ids []string
+	if members, ok := ch.Members[g.ExternalID]; ok {
+		ids = members // the group's membership changed: its members now
+	} else {
+		for _, e := range current {
+			ids = append(ids, e.ExternalID)
+		}
+	}
+	var missing, kept []string
+	for _, id := range ids {
+		if gone(id) {
+			continue
+		}
+		if e, ok := changed[id]; ok {
+			if e.Type == directory.TypeUser {
+				read.Members = append(read.Members, e)
+			}
+			continue
+		}
+		if _, ok := held[id]; ok {
+			kept = append(kept, id) // a member still, its entry unchanged
+			continue
+		}
+		missing = append(missing, id)
+	}
+	n := 0
+	if len(missing) > 0 {
+		found, err := dir.LookupUsers(ctx, missing)
+		if err != nil {
+			return store.GroupInput{}, 0, fmt.Errorf("read the new members of group %s: %w", g.Name, err)
+		}
+		n = len(missing)
+		for _, id := range missing {
+			if e, ok := found[id]; ok {
+				read.Members = append(read.Members, e)
+			}
+		}
+	}
+	gi := store.GroupInput{Read: read, Cookie: ch.Cookie, Kept: kept}
+	for id := range held {
+		if gone(id) {
+			gi.Deleted = append(gi.Deleted, id)
+		}
+	}
+	return gi, n, nil
+}

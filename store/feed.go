@@ -1,0 +1,43 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/usersync/usersync/directory"
+)
+
+// MemberEntries returns the members of the group imported from source with
+// the given external ID, as the directory described them when they were
+// last read (the store's copy of their directory fields), for a sync that
+// reads only what changed: the changes are laid over these. Members that
+// are not users of source are left out (a complete read removes them).
+// Disabled is never set: the store cannot tell a user disabled in the
+// directory from one created disabled, pending review, and an entry that
+// says nothing changes nothing.
+func (s *Store) MemberEntries(source, externalID string) ([]directory.Entry, error) {
+	var out []directory.Entry
+	err := s.view(func(t *txKV) error {
+		gid := groupIDByExt(t, source, externalID)
+		if gid == 0 || externalID == "" {
+			return fmt.Errorf("group %s from %s: %w", externalID, source, ErrNotFound)
+		}
+		uids, err := members(t, gid)
+		if err != nil {
+			return err
+		}
+		out = make([]directory.Entry, 0, len(uids))
+		for _, uid := range uids {
+			u, err := getUser(t, uid)
+			if err != nil {
+				return err
+			}
+			if u.Kind != External || u.Source != source {
+				continue
+			}
+			out = append(out, directory.Entry{Type: directory.TypeUser, ExternalID: u.ExternalID, Name: u.Username,
+				DisplayName: u.DisplayName, Email: u.Email, DN: u.DN, Guest: u.Guest})
+		}
+		return nil
+	})
+	return out, err
+}
