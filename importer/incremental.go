@@ -84,8 +84,8 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 			nestedChanged = true
 		}
 	}
-	if _, ok := ch.Members[g.ExternalID]; ok {
-		for _, id := range ch.Members[g.ExternalID] {
+	for _, list := range [][]string{ch.Members[g.ExternalID], ch.MembersAdded[g.ExternalID]} {
+		for _, id := range list {
 			if e, ok := changed[id]; ok && e.Type == directory.TypeGroup {
 				nestedChanged = true
 			}
@@ -121,8 +121,21 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 	if members, ok := ch.Members[g.ExternalID]; ok {
 		ids = members // the group's membership changed: its members now
 	} else {
+		// The members held, with the deltas a directory may send instead
+		// (Entra's members@delta).
+		removed := map[string]bool{}
+		for _, id := range ch.MembersRemoved[g.ExternalID] {
+			removed[id] = true
+		}
 		for _, e := range current {
-			ids = append(ids, e.ExternalID)
+			if !removed[e.ExternalID] {
+				ids = append(ids, e.ExternalID)
+			}
+		}
+		for _, id := range ch.MembersAdded[g.ExternalID] {
+			if _, ok := held[id]; !ok {
+				ids = append(ids, id)
+			}
 		}
 	}
 	var missing, kept []string
