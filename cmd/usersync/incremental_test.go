@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -156,5 +159,44 @@ func TestSync_RefusedCookieReadsFullyAndSaysSo(t *testing.T) {
 	again := runOf(t, e.ok("sync", "Support", "--yes", "--json"))
 	if again.Mode != "incremental" {
 		t.Errorf("the sync after the full read: mode %q, note %q", again.Mode, again.Note)
+	}
+}
+
+// TestSync_KilledIncrementalSyncConverges: an incremental sync killed with
+// SIGKILL at different instants, then run again, leaves the store as a full
+// read of the directory would: the drift audit finds nothing to change.
+func TestSync_KilledIncrementalSyncConverges(t *testing.T) {
+	srv, dns := feedDirectory(t)
+	e := newEnv(t)
+	configureFeed(e, srv)
+	e.ok("import", "ldap", "--server", "dc01", "--query", "Sales", "--enable", "--yes")
+	e.ok("sync", "Sales", "--yes") // the cookie
+	for round, delay := range []time.Duration{0, 20 * time.Millisecond, 60 * time.Millisecond, 120 * time.Millisecond, 250 * time.Millisecond} {
+		// Changes in this round: mails, a member out, a member in.
+		for i := range 40 {
+			uid := fmt.Sprintf("p%03d", i+round*40)
+			srv.Modify(t, dns[uid], func(m *goldap.ModifyRequest) {
+				m.Replace("mail", []string{fmt.Sprintf("%s.r%d@example.com", uid, round)})
+			})
+		}
+		srv.Modify(t, dns["Sales"], func(m *goldap.ModifyRequest) {
+			m.Delete("member", []string{dns[fmt.Sprintf("p%03d", 199-round)]})
+			m.Add("member", []string{dns[fmt.Sprintf("p%03d", 200+round)]})
+		})
+		cmd := exec.Command(binary, "sync", "Sales", "--yes")
+		cmd.Env = append(os.Environ(), "USERSYNC_STORE="+e.store, "USERSYNC_CONFIG="+e.config, "NO_COLOR=1")
+		cmd.Env = append(cmd.Env, e.extra...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		e.ok("store", "check")
+		e.ok("sync", "Sales", "--yes")
+		audit := runOf(t, e.ok("sync", "Sales", "--full", "--json"))
+		if c := audit.Counts; c.Created+c.Updated+c.Removed+c.Disabled != 0 {
+			t.Fatalf("round %d (killed after %v): a full read would still change %+v: %v", round, delay, c, audit.Entries)
+		}
 	}
 }
