@@ -6,9 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/usersync/usersync/directory/ldap/slapdtest"
 )
@@ -169,4 +173,103 @@ func vmHWM(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkSyncIncremental100k: 100k realistic users in 200 groups in a
+// slapd with the syncprov overlay, imported and synchronized once (which
+// takes the change-feed cookie); then, each round, 20 users change (mail,
+// membership, one disabled, one deleted) and `sync --all --yes` reads only
+// the changes, timed beside `sync --all --full --yes` reading everything in
+// the same round. Goal: the incremental sync within 5% of the full one.
+//
+//	go test -run '^$' -bench SyncIncremental100k -benchtime 3x ./cmd/usersync/
+func BenchmarkSyncIncremental100k(b *testing.B) {
+	slapdtest.Require(b)
+	data := slapdtest.NewData(slapdtest.DefaultSuffix)
+	dns := data.AddRealisticUsers(100_000, 200)
+	srv := slapdtest.Start(b, slapdtest.Options{Data: data, SyncProv: &slapdtest.SyncProv{SessionLog: 100_000}})
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "usersync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	config := filepath.Join(dir, "config.toml")
+	err := os.WriteFile(config, fmt.Appendf(nil, `[[ldap]]
+name = "dc01"
+url = %q
+base_dn = %q
+bind_dn = %q
+bind_password_env = "DC01_PASSWORD"
+flavor = "openldap"
+allow_insecure = true
+page_size = 1000
+timeout = "60s"
+[ldap.attributes]
+disabled = "employeeType"
+`, srv.URL, srv.Suffix, srv.BindDN), 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := append(os.Environ(), "USERSYNC_CONFIG="+config, "USERSYNC_STORE="+filepath.Join(dir, "store.db"), "DC01_PASSWORD="+srv.BindPassword)
+	usersync := func(args ...string) ([]byte, time.Duration) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("usersync %v: %v\n%s", args, err, stderr.Bytes())
+		}
+		return out, time.Since(start)
+	}
+	usersync("import", "ldap", "--server", "dc01", "--query", "(objectClass=groupOfNames)", "--select", "all", "--enable", "--yes")
+	usersync("sync", "--all", "--yes")
+
+	conn := srv.Conn(b)
+	var incr, full time.Duration
+	var reads int
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		// 20 users change: 17 mails, a membership, one disabled, one deleted.
+		base := 1000 + i*100
+		for k := range 17 {
+			mod := goldap.NewModifyRequest(dns[base+k], nil)
+			mod.Replace("mail", []string{fmt.Sprintf("changed%d-%d@corp.example.com", i, k)})
+			if err := conn.Modify(mod); err != nil {
+				b.Fatal(err)
+			}
+		}
+		grp := goldap.NewModifyRequest(fmt.Sprintf("cn=team%03d,%s", i%200, data.GroupsDN()), nil)
+		grp.Add("member", []string{dns[base+17]})
+		if err := conn.Modify(grp); err != nil {
+			b.Fatal(err)
+		}
+		dis := goldap.NewModifyRequest(dns[base+18], nil)
+		dis.Replace("employeeType", []string{"TRUE"})
+		if err := conn.Modify(dis); err != nil {
+			b.Fatal(err)
+		}
+		if err := conn.Del(goldap.NewDelRequest(dns[base+19], nil)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		out, d := usersync("sync", "--all", "--yes", "--json")
+		incr += d
+		if !bytes.Contains(out, []byte(`"mode":"incremental"`)) {
+			b.Fatalf("the sync did not read incrementally:\n%.500s", out)
+		}
+		if m := regexp.MustCompile(`read incrementally: (\d+) entries`).FindSubmatch(out); m != nil {
+			n, _ := strconv.Atoi(string(m[1]))
+			reads = max(reads, n)
+		}
+		b.StopTimer()
+		_, d = usersync("sync", "--all", "--full", "--yes")
+		full += d
+		b.StartTimer()
+	}
+	b.ReportMetric(incr.Seconds()/float64(b.N), "incremental-s")
+	b.ReportMetric(full.Seconds()/float64(b.N), "full-s")
+	b.ReportMetric(100*float64(incr)/float64(full), "incremental-%")
+	b.ReportMetric(float64(reads), "entries-read")
 }
