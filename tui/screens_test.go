@@ -106,7 +106,8 @@ func TestServers_LateConnectionIsClosed(t *testing.T) {
 
 func TestRoot_QuitAndHelp(t *testing.T) {
 	d := newDriver(t, wizardConfig(&memDir{}, nil), StartImport)
-	d.mustShow("↑/k up")
+	d.mustShow("↑↓ move")
+	d.mustShow("? help")
 	d.keys("?")
 	d.mustShow("quit (q, ctrl+c)")
 	d.mustShow("pgdn")

@@ -131,17 +131,34 @@ func (s *searchScreen) Help() helpMap {
 	case focusFilter:
 		return helpMap{short: []key.Binding{with(k.Enter, "keep filter"), with(k.Back, "clear filter")}}
 	}
-	enter := with(k.Enter, "options")
-	if len(s.results.selected) == 0 {
-		enter = with(k.Enter, "differences")
-	}
-	short := []key.Binding{k.Up, k.Down, k.Toggle, with(k.SelectAll, "all"), enter, with(k.Tab, "search"), k.Back}
+	enter := s.enterHelp()
+	short := []key.Binding{enter, with(k.Toggle, "tick"), with(k.SelectAll, "all"), with(k.Tab, "search"), k.Up, k.Down, k.Back}
 	full := [][]key.Binding{
 		k.navKeys(),
 		{k.Toggle, k.SelectAll, k.Filter, with(k.Diff, "differences (synchronize rows)")},
-		{with(k.Enter, "options (with rows ticked)"), with(k.Tab, "edit the search"), with(k.Back, "edit the search")},
+		{enter, with(k.Tab, "edit the search"), with(k.Back, "edit the search")},
 	}
 	return helpMap{short: short, full: full}
+}
+
+// enterHelp says what Enter does on the row under the cursor: the options
+// when rows are ticked, else the differences of a row to synchronize.
+func (s *searchScreen) enterHelp() key.Binding {
+	k := s.sh.keys
+	r := s.results
+	if n := len(r.selected); n > 0 {
+		return with(k.Enter, fmt.Sprintf("options for the %d ticked", n))
+	}
+	row, ok := r.Current()
+	switch {
+	case !ok:
+		return with(k.Enter, "nothing")
+	case row.checked && row.s.State == store.StateImported:
+		return with(k.Enter, "differences")
+	case row.selectable():
+		return with(k.Enter, "options (tick rows first)")
+	}
+	return with(k.Enter, "nothing (cannot be selected)")
 }
 
 // Update implements screen.
