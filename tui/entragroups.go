@@ -39,6 +39,19 @@ type entraSession struct {
 	req importer.Entra
 }
 
+// newEntraRequest is a new Entra import of tenant with the defaults: add
+// new users, do not update existing ones, no roles.
+func newEntraRequest(tenant string) importer.Entra {
+	return importer.Entra{Tenant: tenant, AddNew: true}
+}
+
+// begin starts the next import after a run: no group is picked, and the
+// options are the defaults again, whatever the previous import chose.
+func (s *entraSession) begin() {
+	clear(s.selected)
+	s.req = newEntraRequest(s.source.Name)
+}
+
 // picked returns the picked groups, sorted by name.
 func (s *entraSession) picked() []directory.Entry {
 	out := make([]directory.Entry, 0, len(s.selected))
@@ -210,9 +223,10 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 		s.sess.req.Roles = msg.roles
 		return push(newEntraSummaryScreen(s.sh, s.sess, s.ID()))
 	case refreshMsg:
-		// A run finished: start afresh, the groups' states changed.
+		// A run finished: the next import starts afresh (no group
+		// picked, the default options), and the groups' states changed.
 		s.note = msg.note
-		clear(s.sess.selected)
+		s.sess.begin()
 		return tea.Batch(s.focusOn(chooseList), s.search(s.query))
 	case mouseMsg:
 		return s.onMouse(msg)

@@ -310,7 +310,7 @@ func TestOptions_ToggleAndPickersAnswers(t *testing.T) {
 	sh := testShared(Config{})
 	search, _ := newTestSearch(t)
 	sess := search.sess
-	o := newOptionsScreen(sh, sess, search)
+	o := newOptionsScreen(sh, sess)
 	o.SetSize(80, 22)
 	o.Update(keyPress("space"))
 	if !sess.req.Enable {

@@ -78,6 +78,8 @@ type searchScreen struct {
 
 func newSearchScreen(sh *shared, sess *importSession) *searchScreen {
 	s := &searchScreen{base: newBase(sh), sess: sess, results: newResults(sh)}
+	sess.home = s.ID()
+	sess.begin("")
 	s.input = newInput(sh, "Search: ", searchHint)
 	s.input.CharLimit = 1024
 	s.filter = newInput(sh, "Filter: ", "name, display name or email")
@@ -274,7 +276,8 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 		return s.openDiff()
 	case key.Matches(msg, k.Enter):
 		if len(r.selected) > 0 {
-			return push(newOptionsScreen(s.sh, s.sess, s))
+			s.sess.pick(r.Selected(), s.complete && r.AllSelected())
+			return push(newOptionsScreen(s.sh, s.sess))
 		}
 		if row, ok := r.Current(); ok && row.checked && row.s.State == store.StateImported {
 			return s.openDiff()
@@ -328,6 +331,7 @@ func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {
 func (s *searchScreen) search(q string) tea.Cmd {
 	tg, ctx := s.renew()
 	s.query = q
+	s.sess.begin(q)
 	s.results.Reset()
 	s.filter.SetValue("")
 	s.searching, s.complete = true, false

@@ -32,7 +32,6 @@ func (m plannedMsg) target() tag { return m.tag }
 type summaryScreen struct {
 	base
 	sess    *importSession
-	search  *searchScreen
 	command string
 	nUsers  int
 	nGroups int
@@ -46,8 +45,8 @@ type summaryScreen struct {
 	started bool
 }
 
-func newSummaryScreen(sh *shared, sess *importSession, search *searchScreen) *summaryScreen {
-	return &summaryScreen{base: newBase(sh), sess: sess, search: search}
+func newSummaryScreen(sh *shared, sess *importSession) *summaryScreen {
+	return &summaryScreen{base: newBase(sh), sess: sess}
 }
 
 // Title implements screen.
@@ -55,24 +54,16 @@ func (s *summaryScreen) Title() string { return "Summary" }
 
 // Init implements screen: read the selected groups and plan the import.
 func (s *summaryScreen) Init() tea.Cmd {
-	rows := s.search.results.Selected()
-	names := make([]string, 0, len(rows))
-	entries := make([]directory.Entry, 0, len(rows))
+	entries := s.sess.picked
 	s.nUsers, s.nGroups = 0, 0
-	for _, r := range rows {
-		names = append(names, r.e.Name)
-		entries = append(entries, r.e)
-		if r.e.Type == directory.TypeGroup {
+	for _, e := range entries {
+		if e.Type == directory.TypeGroup {
 			s.nGroups++
 		} else {
 			s.nUsers++
 		}
 	}
 	req := &s.sess.req
-	req.Server, req.Query, req.Select = s.sess.source.Name, s.search.query, nil
-	if !(s.search.complete && s.search.results.AllSelected()) {
-		req.Select = names
-	}
 	s.command = req.CommandLine()
 	in := store.Input{Source: req.Server, Actor: s.sh.cfg.Actor, Command: s.command, Options: req.Options()}
 	s.planning, s.planned, s.err, s.started = true, nil, "", false
@@ -153,7 +144,7 @@ func (s *summaryScreen) start() tea.Cmd {
 		title:    fmt.Sprintf("Importing from %s", s.sess.source.Name),
 		in:       s.planned.prepared.Input,
 		total:    planTotal(s.planned.run),
-		returnTo: s.search.ID(),
+		returnTo: s.sess.home,
 		verb:     "import",
 	}
 	return push(newProgressScreen(s.sh, j))
