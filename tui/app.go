@@ -10,6 +10,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -122,6 +123,8 @@ type model struct {
 	height int
 
 	help        help.Model
+	helpFor     string // what helpText was rendered for
+	helpText    string // the help line, as last rendered
 	status      string
 	statusErr   bool
 	confirmQuit bool // "quit while a run is going?" is being asked
@@ -355,6 +358,21 @@ func (m *model) helpView() string {
 // do not fit, then always the way back (esc), how to get help and how to
 // quit, which are never cut.
 func (m *model) shortHelp(h helpMap) string {
+	// The line is rendered again only when its keys, the width or the
+	// look changed: not at every keystroke.
+	var kb strings.Builder
+	fmt.Fprintf(&kb, "%d %v %v", m.width, m.sh.st.dark, m.sh.st.noColor)
+	for _, b := range append(h.short, h.tail...) {
+		kb.WriteString("\x00" + b.Help().Key + "\x01" + b.Help().Desc)
+	}
+	if kb.String() == m.helpFor {
+		return m.helpText
+	}
+	m.helpFor, m.helpText = kb.String(), m.renderShortHelp(h)
+	return m.helpText
+}
+
+func (m *model) renderShortHelp(h helpMap) string {
 	st := m.help.Styles
 	sep := st.ShortSeparator.Inline(true).Render(m.help.ShortSeparator)
 	item := func(b key.Binding) string {

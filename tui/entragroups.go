@@ -114,7 +114,7 @@ type searchDueMsg struct {
 func (m searchDueMsg) target() tag { return tag{m.screen, m.n} }
 
 // The chooser's layout: search box, hint, header, "Select all", rows,
-// then the options line and a footer.
+// then the options line, a footer and the legend.
 const chooserTop = 4
 
 // entraGroupsScreen is the Entra wizard's group chooser: the tenant's
@@ -179,7 +179,7 @@ func (s *entraGroupsScreen) Typing() bool { return s.focus == chooseSearch }
 func (s *entraGroupsScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
 	s.input.SetWidth(max(10, w-10))
-	s.results.t.SetHeight(h - chooserTop - 2) // options line, footer
+	s.results.t.SetHeight(h - chooserTop - 3) // options line, footer, legend
 }
 
 // Help implements screen.
@@ -389,7 +389,7 @@ func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
 	}
 	if p := s.results.t.Mouse(msg, chooserTop); p >= 0 {
 		cmd := s.focusOn(chooseList)
-		if msg.x < 6 { // on the checkbox
+		if msg.x < resultsBoxEnd { // on the checkbox
 			s.results.Toggle()
 		}
 		return cmd
@@ -510,8 +510,8 @@ func (s *entraGroupsScreen) View() string {
 		if s.allTicked() {
 			all = boxOn
 		}
-		lines = append(lines, "  "+all+" Select all"+st.dim.Render("  (skips groups that cannot be selected)"))
-		if rows := r.View(w); rows != "" {
+		lines = append(lines, "    "+all+" Select all"+st.dim.Render("  (skips groups that cannot be selected)"))
+		if rows := r.View(w, s.focus == chooseList); rows != "" {
 			lines = append(lines, strings.Split(rows, "\n")...)
 		}
 	}
@@ -532,6 +532,7 @@ func (s *entraGroupsScreen) View() string {
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  group %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}
+	lines = append(lines, r.legend(w, true))
 	return joinLines(lines)
 }
 

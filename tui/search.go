@@ -112,6 +112,10 @@ func (s *searchScreen) Typing() bool { return s.focus != focusResults }
 // and the "Select all" line.
 const resultsTop = 4
 
+// resultsBoxEnd is the column after a row's checkbox: a click left of it
+// ticks the row.
+const resultsBoxEnd = 7
+
 // SetSize implements screen.
 func (s *searchScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
@@ -318,7 +322,7 @@ func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {
 	p := s.results.t.Mouse(msg, resultsTop)
 	if p >= 0 {
 		cmd := s.focusOn(focusResults)
-		if msg.x < 6 { // on the checkbox
+		if msg.x < resultsBoxEnd { // on the checkbox
 			s.results.Toggle()
 		}
 		return cmd
@@ -490,8 +494,8 @@ func (s *searchScreen) View() string {
 	if r.AllSelected() {
 		all = boxOn
 	}
-	lines = append(lines, "  "+all+" Select all"+st.dim.Render("  (skips blocked rows)"))
-	if rows := r.View(w); rows != "" {
+	lines = append(lines, "    "+all+" Select all"+st.dim.Render("  (skips blocked rows)"))
+	if rows := r.View(w, s.focus != focusSearchBox); rows != "" {
 		lines = append(lines, strings.Split(rows, "\n")...)
 	}
 	for len(lines) < resultsTop+r.t.height {
@@ -507,7 +511,7 @@ func (s *searchScreen) View() string {
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  row %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}
-	lines = append(lines, st.dim.Render(cut(glyphUser+" user  "+glyphGroup+" group  "+glyphDisabled+" disabled in directory  "+boxBlocked+" cannot be selected", w)))
+	lines = append(lines, r.legend(w, false))
 	return joinLines(lines)
 }
 
