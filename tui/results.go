@@ -217,8 +217,9 @@ func (r *results) Toggle() bool {
 }
 
 // SelectAll ticks every selectable row in the view, skipping blocked rows;
-// when they all are ticked already, it unticks them (select none).
-func (r *results) SelectAll() {
+// when they all are ticked already, it unticks them (select none). It
+// returns how to undo it (the rows it changed, changed back).
+func (r *results) SelectAll() (undo func()) {
 	all := true
 	for _, i := range r.t.view {
 		row := r.t.Item(i)
@@ -227,15 +228,32 @@ func (r *results) SelectAll() {
 			break
 		}
 	}
+	sel := r.selected
+	var changed []string
 	for _, i := range r.t.view {
 		row := r.t.Item(i)
 		if !row.selectable() {
 			continue
 		}
-		if all {
-			delete(r.selected, row.e.ExternalID)
-		} else {
-			r.selected[row.e.ExternalID] = struct{}{}
+		id := row.e.ExternalID
+		_, was := sel[id]
+		switch {
+		case all && was:
+			delete(sel, id)
+		case !all && !was:
+			sel[id] = struct{}{}
+		default:
+			continue
+		}
+		changed = append(changed, id)
+	}
+	return func() {
+		for _, id := range changed {
+			if all {
+				sel[id] = struct{}{}
+			} else {
+				delete(sel, id)
+			}
 		}
 	}
 }

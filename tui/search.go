@@ -74,10 +74,16 @@ type searchScreen struct {
 	classifyErr string
 	note        string // a short message under the list
 	stream      *searchStream
+
+	// ahead tells a name typed on the list from the list's letter keys;
+	// diffPending is set while d waits (diffN is its number).
+	ahead       typeahead
+	diffPending bool
+	diffN       uint64
 }
 
 func newSearchScreen(sh *shared, sess *importSession) *searchScreen {
-	s := &searchScreen{base: newBase(sh), sess: sess, results: newResults(sh)}
+	s := &searchScreen{base: newBase(sh), sess: sess, results: newResults(sh), ahead: newTypeahead()}
 	sess.home = s.ID()
 	sess.begin("")
 	s.input = newInput(sh, "Search: ", searchHint)
@@ -119,7 +125,7 @@ const resultsBoxEnd = 7
 // SetSize implements screen.
 func (s *searchScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
-	s.input.SetWidth(max(10, w-10))
+	s.input.SetWidth(max(10, w-12))
 	s.filter.SetWidth(max(10, w-30))
 	s.results.t.SetHeight(h - resultsTop - 2) // footer: filter/note, legend
 }
@@ -138,11 +144,12 @@ func (s *searchScreen) Help() helpMap {
 		return helpMap{short: []key.Binding{with(k.Enter, "keep filter"), with(k.Back, "clear filter")}}
 	}
 	enter := s.enterHelp()
-	short := []key.Binding{enter, with(k.Toggle, "tick"), with(k.SelectAll, "all"), with(k.Tab, "search"), k.Up, k.Down, k.Back}
+	short := []key.Binding{enter, with(k.Toggle, "tick"), with(k.SelectAll, "all"), k.Up, k.Down, with(k.Back, "search")}
+	typing := key.NewBinding(key.WithKeys("n"), key.WithHelp("letters", "a new search"))
 	full := [][]key.Binding{
 		k.navKeys(),
 		{k.Toggle, k.SelectAll, k.Filter, with(k.Diff, "differences (synchronize rows)")},
-		{enter, with(k.Tab, "edit the search"), with(k.Back, "edit the search")},
+		{enter, with(k.Tab, "edit the search"), with(k.Back, "edit the search"), typing},
 	}
 	return helpMap{short: short, full: full}
 }
@@ -183,8 +190,22 @@ func (s *searchScreen) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		return s.search(s.query)
+	case diffDueMsg:
+		if msg.n != s.diffN || !s.diffPending {
+			return nil // a key came since
+		}
+		s.diffPending = false
+		s.ahead.reset()
+		return s.openDiff()
 	case mouseMsg:
+		s.diffPending = false
+		s.ahead.reset()
 		return s.onMouse(msg)
+	case tea.PasteMsg:
+		if s.focus == focusResults {
+			// Pasted text on the list is a search, as typed text is.
+			return s.typeInBox(msg.Content)
+		}
 	case tea.KeyPressMsg:
 		switch s.focus {
 		case focusSearchBox:
@@ -268,12 +289,44 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	k := &s.sh.keys
 	r := s.results
 	s.note = ""
+	s.diffPending = false // a key cancels a d that waits
+	text := printable(msg)
+	switch {
+	case text == "d":
+		// d opens a screen, which cannot be undone: it waits to see
+		// whether a name is being typed.
+		if row, ok := r.Current(); ok && row.checked && row.s.State == store.StateImported {
+			s.ahead.acted('d', nil)
+			s.diffPending = true
+			s.diffN++
+			n, id := s.diffN, s.ID()
+			return tea.Tick(diffDelay, func(time.Time) tea.Msg { return diffDueMsg{screen: id, n: n} })
+		}
+		cmd := s.openDiff() // only a note: nothing to compare
+		s.ahead.acted('d', func() { s.note = "" })
+		return cmd
+	case text != "" && key.Matches(msg, k.Up, k.Down, k.Home, k.End):
+		undo := r.t.Mark()
+		r.t.Navigate(msg, k)
+		s.ahead.acted([]rune(text)[0], undo)
+		return nil
+	case text != "" && key.Matches(msg, k.SelectAll):
+		s.ahead.acted('a', r.SelectAll())
+		return nil
+	case text != "" && !key.Matches(msg, k.Filter):
+		// A key no list key uses: a name is being typed. It starts a
+		// new search in the box, with the list letters just before it.
+		return s.typeInBox(s.ahead.typed(text))
+	case msg.String() == "backspace":
+		s.ahead.reset()
+		cmd := s.focusOn(focusSearchBox)
+		return tea.Batch(cmd, s.updateInput(msg))
+	}
+	s.ahead.reset()
 	switch {
 	case r.t.Navigate(msg, k):
 	case key.Matches(msg, k.Toggle):
 		r.Toggle()
-	case key.Matches(msg, k.SelectAll):
-		r.SelectAll()
 	case key.Matches(msg, k.Filter):
 		return s.focusOn(focusFilter)
 	case key.Matches(msg, k.Diff):
@@ -297,6 +350,15 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 		return s.focusOn(focusSearchBox)
 	}
 	return nil
+}
+
+// typeInBox starts a new search text with text: the box takes the focus.
+func (s *searchScreen) typeInBox(text string) tea.Cmd {
+	cmd := s.focusOn(focusSearchBox)
+	s.input.SetValue(text)
+	s.input.CursorEnd()
+	s.searchErr = ""
+	return cmd
 }
 
 func (s *searchScreen) openDiff() tea.Cmd {
@@ -469,12 +531,21 @@ func (s *searchScreen) View() string {
 	w := s.width
 	r := s.results
 	lines := make([]string, 0, s.height)
-	lines = append(lines, s.input.View())
+	// The focus is unmistakable: the focused box has the cursor mark and
+	// its text cursor; the list's cursor row is highlighted only when the
+	// list has the keys, and the line under the box says which has them.
+	if s.focus == focusSearchBox {
+		lines = append(lines, glyphCursor+" "+s.input.View())
+	} else {
+		lines = append(lines, "  "+st.dim.Render(cut(s.input.Prompt+visible.String(s.input.Value()), w-2)))
+	}
 	switch {
 	case s.searchErr != "":
 		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.searchErr), w)))
 	case s.classifyErr != "":
 		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.classifyErr), w)))
+	case s.focus == focusResults:
+		lines = append(lines, st.accent.Render(cut("  Keys act on the list below (space ticks) · typing starts a new search", w)))
 	default:
 		lines = append(lines, st.dim.Render(cut("  "+searchHint+" · an* is a wildcard · (…) is a raw filter", w)))
 	}
