@@ -41,10 +41,13 @@ func TestResults_TypingANameOnTheListTicksNothingAndOpensNothing(t *testing.T) {
 	if s.focus != focusResults {
 		t.Fatalf("after the search the focus is %v", s.focus)
 	}
-	// The person believes the box has the focus and types a new name.
+	// One row ticked; then the person, believing the box has the focus,
+	// types a new name.
+	moveTo(t, s.results, "anisha")
+	d.keys("space")
 	typeFast(d, "a", "n", "d", "b")
-	if n := len(s.results.selected); n != 0 {
-		t.Errorf("typing andb ticked %d rows", n)
+	if _, ok := s.results.selected["uuid-anisha"]; !ok || len(s.results.selected) != 1 {
+		t.Errorf("typing andb changed the ticks: %v, want anisha's alone", s.results.selected)
 	}
 	if _, ok := d.active().(*searchScreen); !ok {
 		t.Fatalf("typing andb opened %T", d.active())

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	mathbits "math/bits"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -228,31 +229,35 @@ func (r *results) SelectAll() (undo func()) {
 			break
 		}
 	}
-	sel := r.selected
-	var changed []string
-	for _, i := range r.t.view {
+	sel, view := r.selected, r.t.view
+	changed := make([]uint64, (len(view)+63)/64) // view positions, as bits
+	for p, i := range view {
 		row := r.t.Item(i)
 		if !row.selectable() {
 			continue
 		}
 		id := row.e.ExternalID
-		_, was := sel[id]
-		switch {
-		case all && was:
-			delete(sel, id)
-		case !all && !was:
+		if all {
+			delete(sel, id) // all: every one of them was ticked
+		} else {
+			n := len(sel)
 			sel[id] = struct{}{}
-		default:
-			continue
+			if len(sel) == n {
+				continue // ticked already
+			}
 		}
-		changed = append(changed, id)
+		changed[p/64] |= 1 << (p % 64)
 	}
+	items := r.t.items
 	return func() {
-		for _, id := range changed {
-			if all {
-				sel[id] = struct{}{}
-			} else {
-				delete(sel, id)
+		for w, bits := range changed {
+			for ; bits != 0; bits &= bits - 1 {
+				id := items[view[w*64+mathbits.TrailingZeros64(bits)]].e.ExternalID
+				if all {
+					sel[id] = struct{}{}
+				} else {
+					delete(sel, id)
+				}
 			}
 		}
 	}
