@@ -370,6 +370,10 @@ func (s *searchScreen) openDiff() tea.Cmd {
 		s.note = fmt.Sprintf("%s was not imported before: there is nothing to compare.", row.e.Name)
 		return nil
 	}
+	if row.e.Type == directory.TypeGroup {
+		// What importing it does, with this import's options.
+		return push(newGroupDiffScreen(s.sh, s.sess.dir, s.sess.req.Options(), row.e))
+	}
 	return push(newDiffScreen(s.sh, s.sess.source.Name, row.e))
 }
 
