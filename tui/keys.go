@@ -27,6 +27,7 @@ type keyMap struct {
 	Save   key.Binding // s: save the completion report
 	Sync   key.Binding // s: synchronize the group shown
 	Copy   key.Binding // c: copy roles and assignments from another user
+	Yank   key.Binding // y: copy the summary's command line to the clipboard
 	Yes    key.Binding // y in confirmations
 	No     key.Binding // n in confirmations
 
@@ -57,6 +58,7 @@ func newKeyMap() keyMap {
 		Save:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save report")),
 		Sync:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "synchronize")),
 		Copy:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy roles from…")),
+		Yank:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy command")),
 		Yes:       key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
 		No:        key.NewBinding(key.WithKeys("n", "N"), key.WithHelp("n", "no")),
 		Tab1:      key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "all users")),

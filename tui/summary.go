@@ -33,6 +33,7 @@ type summaryScreen struct {
 	base
 	sess    *importSession
 	command string
+	args    []string // the command's arguments, for its layout
 	nUsers  int
 	nGroups int
 
@@ -64,7 +65,7 @@ func (s *summaryScreen) Init() tea.Cmd {
 		}
 	}
 	req := &s.sess.req
-	s.command = req.CommandLine()
+	s.command, s.args = req.CommandLine(), req.Args()
 	in := store.Input{Source: req.Server, Actor: s.sh.cfg.Actor, Command: s.command, Options: req.Options()}
 	s.planning, s.planned, s.err, s.started = true, nil, "", false
 	s.render()
@@ -95,8 +96,9 @@ func (s *summaryScreen) SetSize(w, h int) {
 func (s *summaryScreen) Help() helpMap {
 	k := s.sh.keys
 	return helpMap{
-		short: []key.Binding{with(k.Enter, "import"), k.Up, k.Down, with(k.Back, "options")},
-		full:  [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"), with(k.Back, "back to the options")}},
+		short: []key.Binding{with(k.Enter, "import"), k.Yank, k.Up, k.Down, with(k.Back, "options")},
+		full: [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"),
+			with(k.Yank, "copy the command line (OSC 52)"), with(k.Back, "back to the options")}},
 	}
 }
 
@@ -121,6 +123,8 @@ func (s *summaryScreen) Update(msg tea.Msg) tea.Cmd {
 		case s.p.Navigate(msg, k):
 		case key.Matches(msg, k.Enter):
 			return s.start()
+		case key.Matches(msg, k.Yank):
+			return copyCommand(s.command)
 		case key.Matches(msg, k.Back):
 			return back()
 		}
@@ -223,8 +227,8 @@ func (s *summaryScreen) render() {
 			}
 		}
 	}
-	add("", st.heading.Render("The same import from a script"))
-	for _, l := range wrapHard(visible.String(s.command), max(10, w-2)) {
+	add("", st.heading.Render("The same import from a script")+st.dim.Render("  (y copies it as one line)"))
+	for _, l := range commandLines(s.args, max(10, w-2)) {
 		add("  " + l)
 	}
 	s.p.SetLines(lines)
@@ -264,4 +268,11 @@ func (s *summaryScreen) View() string {
 		footer += "  " + st.dim.Render(more)
 	}
 	return s.p.View() + "\n" + footer
+}
+
+// copyCommand puts command on the clipboard of the person's terminal
+// (OSC 52: it works over SSH), as one line, and says so.
+func copyCommand(command string) tea.Cmd {
+	return tea.Batch(tea.SetClipboard(command),
+		status("Copied the command to the clipboard (as one line)."))
 }
