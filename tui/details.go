@@ -394,10 +394,24 @@ func (s *groupScreen) SetSize(w, h int) {
 // Help implements screen.
 func (s *groupScreen) Help() helpMap {
 	k := s.sh.keys
+	if !s.offersSync() {
+		// An internal group has nothing to synchronize from: no s, and
+		// no action menu (Synchronize group was its one action).
+		return helpMap{
+			short: []key.Binding{with(k.Enter, "member"), k.Up, k.Down, k.Back},
+			full:  [][]key.Binding{k.navKeys(), {with(k.Enter, "open the member"), k.Back}},
+		}
+	}
 	return helpMap{
 		short: []key.Binding{k.Sync, k.Menu, k.Up, k.Down, with(k.Enter, "member"), k.Back},
 		full:  [][]key.Binding{k.navKeys(), {k.Sync, k.Menu, with(k.Enter, "open the member"), k.Back}},
 	}
+}
+
+// offersSync reports whether the card offers Synchronize at all: only an
+// external group does (whether it can be synchronized now is cannotSync).
+func (s *groupScreen) offersSync() bool {
+	return s.loaded && s.err == "" && s.g.Kind == store.External
 }
 
 // Update implements screen.
@@ -430,7 +444,7 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 			return s.sync()
 		}
 	case mouseMsg:
-		if msg.kind == mouseClick && msg.y == 0 && msg.x >= s.width-len(syncButton)-1 {
+		if msg.kind == mouseClick && msg.y == 0 && s.offersSync() && msg.x >= s.width-ansi.StringWidth(s.syncButton())-1 {
 			return s.sync()
 		}
 		before := s.members.cursor
@@ -441,9 +455,17 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 		s.note = ""
 		switch {
 		case s.members.Navigate(msg, k):
-		case key.Matches(msg, k.Sync):
-			return s.sync()
-		case key.Matches(msg, k.Menu):
+		case key.Matches(msg, k.Sync), key.Matches(msg, k.Menu):
+			if !s.offersSync() {
+				// Not offered: say why the key does nothing.
+				if s.loaded && s.err == "" {
+					s.note, s.noteErr = "An internal group is made in the application: it has no directory to synchronize from.", false
+				}
+				return nil
+			}
+			if key.Matches(msg, k.Sync) {
+				return s.sync()
+			}
 			sync := menuItem{label: "Synchronize group", msg: menuChoiceMsg{tag: s.tag(), action: "sync"}}
 			if reason := s.cannotSync(); reason != "" {
 				sync.disabled = reason
@@ -541,6 +563,20 @@ func syncJob(sh *shared, g store.Group, dir directory.Directory, returnTo screen
 
 const syncButton = "[ Synchronize ]"
 
+// syncButtonOff is the Synchronize button when it cannot be pressed now
+// (read-only session, the source not configured): no brackets and the
+// mark of what is not available, so that it looks disabled without
+// colour too.
+const syncButtonOff = glyphBlocked + " Synchronize"
+
+// syncButton is the button as shown now, unstyled.
+func (s *groupScreen) syncButton() string {
+	if s.cannotSync() != "" {
+		return syncButtonOff
+	}
+	return syncButton
+}
+
 // View implements screen.
 func (s *groupScreen) View() string {
 	st := s.sh.st
@@ -552,12 +588,16 @@ func (s *groupScreen) View() string {
 	}
 	g := s.g
 	const lw = 13
-	btn := st.button.Render(syncButton)
-	if s.cannotSync() == "" {
-		btn = st.buttonOn.Render(syncButton)
-	}
 	title := glyphGroup + " Group details: " + visible.String(g.Name)
-	head := st.heading.Render(pad(title, max(10, s.width-len(syncButton)-1))) + " " + btn
+	head := st.heading.Render(title)
+	if s.offersSync() {
+		label := s.syncButton()
+		btn := st.buttonOn.Render(label)
+		if s.cannotSync() != "" {
+			btn = st.dim.Render(label)
+		}
+		head = st.heading.Render(pad(title, max(10, s.width-ansi.StringWidth(label)-1))) + " " + btn
+	}
 	synced := ""
 	if !g.Synced.IsZero() {
 		synced = g.Synced.Local().Format(time.DateTime)
