@@ -103,7 +103,7 @@ func TestSummary_CommandLineBreaksBetweenArgumentsAndYCopiesIt(t *testing.T) {
 		t.Fatal("the copied command is not one line")
 	}
 	d.run(cmd)
-	d.mustShow("Copied the command to the clipboard")
+	d.mustShow("Copied the command, as one line.")
 	if !strings.Contains(d.helpLine(), "y copy command") {
 		t.Errorf("the help does not offer y: %q", d.helpLine())
 	}

@@ -459,7 +459,7 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 			if !s.offersSync() {
 				// Not offered: say why the key does nothing.
 				if s.loaded && s.err == "" {
-					s.note, s.noteErr = "An internal group is made in the application: it has no directory to synchronize from.", false
+					s.note, s.noteErr = "An internal group has no directory to synchronize from.", false
 				}
 				return nil
 			}

@@ -41,7 +41,7 @@ func TestGroupCard_InternalGroupDoesNotOfferSynchronize(t *testing.T) {
 	if _, ok := d.active().(*groupScreen); !ok {
 		t.Fatalf("s or m on an internal group opened %T", d.active())
 	}
-	d.mustShow("An internal group is made in the application")
+	d.mustShow("An internal group has no directory to synchronize from.")
 	d.keys("esc")
 
 	// The Users app's menu does not offer it either.

@@ -274,5 +274,5 @@ func (s *summaryScreen) View() string {
 // (OSC 52: it works over SSH), as one line, and says so.
 func copyCommand(command string) tea.Cmd {
 	return tea.Batch(tea.SetClipboard(command),
-		status("Copied the command to the clipboard (as one line)."))
+		status("Copied the command, as one line."))
 }
