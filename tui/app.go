@@ -123,8 +123,10 @@ type model struct {
 	height int
 
 	help        help.Model
-	helpFor     string // what helpText was rendered for
-	helpText    string // the help line, as last rendered
+	helpFor     string            // what helpText was rendered for
+	helpText    string            // the help line, as last rendered
+	helpLook    string            // the look helpItems were rendered in
+	helpItems   map[string]string // rendered help items, by key and text
 	status      string
 	statusErr   bool
 	confirmQuit bool // "quit while a run is going?" is being asked
@@ -361,12 +363,16 @@ func (m *model) shortHelp(h helpMap) string {
 	// The line is rendered again only when its keys, the width or the
 	// look changed: not at every keystroke.
 	var kb strings.Builder
-	fmt.Fprintf(&kb, "%d %v %v", m.width, m.sh.st.dark, m.sh.st.noColor)
+	look := fmt.Sprintf("%v %v", m.sh.st.dark, m.sh.st.noColor)
+	fmt.Fprintf(&kb, "%d %s", m.width, look)
 	for _, b := range append(h.short, h.tail...) {
 		kb.WriteString("\x00" + b.Help().Key + "\x01" + b.Help().Desc)
 	}
 	if kb.String() == m.helpFor {
 		return m.helpText
+	}
+	if look != m.helpLook {
+		m.helpLook, m.helpItems = look, map[string]string{}
 	}
 	m.helpFor, m.helpText = kb.String(), m.renderShortHelp(h)
 	return m.helpText
@@ -376,7 +382,18 @@ func (m *model) renderShortHelp(h helpMap) string {
 	st := m.help.Styles
 	sep := st.ShortSeparator.Inline(true).Render(m.help.ShortSeparator)
 	item := func(b key.Binding) string {
-		return st.ShortKey.Inline(true).Render(b.Help().Key) + " " + st.ShortDesc.Inline(true).Render(b.Help().Desc)
+		// Each item is rendered once per look: keys come back on every
+		// screen, and Enter's text changes with the row.
+		k := b.Help().Key + "\x00" + b.Help().Desc
+		if it, ok := m.helpItems[k]; ok {
+			return it
+		}
+		it := st.ShortKey.Inline(true).Render(b.Help().Key) + " " + st.ShortDesc.Inline(true).Render(b.Help().Desc)
+		if len(m.helpItems) > 256 {
+			clear(m.helpItems)
+		}
+		m.helpItems[k] = it
+		return it
 	}
 	var tail []string
 	for _, b := range h.tail {
