@@ -88,8 +88,8 @@ func (s *diffScreen) Init() tea.Cmd {
 // by field (store.Diff).
 func (s *diffScreen) planGroup() tea.Cmd {
 	tg, ctx := s.renew()
-	st, dir, e := s.sh.cfg.Store, s.dir, s.e
-	in := store.Input{Source: s.source, Actor: s.sh.cfg.Actor, Options: s.opts}
+	st, dir, e, source := s.sh.cfg.Store, s.dir, s.e, s.source
+	in := store.Input{Source: source, Actor: s.sh.cfg.Actor, Options: s.opts}
 	return func() tea.Msg {
 		p, err := importer.Prepare(ctx, st, dir, in, []directory.Entry{e})
 		if err != nil {
@@ -111,7 +111,7 @@ func (s *diffScreen) planGroup() tea.Cmd {
 			if en.Type != directory.TypeUser || en.Action != store.ActionUpdated || !ok {
 				continue
 			}
-			if d, err := st.Diff(s.source, m); err == nil && len(d) > 0 {
+			if d, err := st.Diff(source, m); err == nil && len(d) > 0 {
 				msg.fields[en.Name] = d
 			}
 		}
