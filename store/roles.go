@@ -127,9 +127,12 @@ func (s *Store) Unassign(name string, a Assignment) error {
 }
 
 // CopyAssignments grants to user `to` every assignment user `from` holds
-// directly.
-func (s *Store) CopyAssignments(from, to string) error {
-	return s.update(func(t *txKV) error {
+// directly, and returns those it granted (none when `from` holds none of
+// its own, or `to` held them all already).
+func (s *Store) CopyAssignments(from, to string) ([]Assignment, error) {
+	var copied []Assignment
+	err := s.update(func(t *txKV) error {
+		copied = nil
 		_, src, err := findUser(t, from)
 		if err != nil {
 			return err
@@ -142,14 +145,19 @@ func (s *Store) CopyAssignments(from, to string) error {
 		for _, a := range src.Roles {
 			if !slices.Contains(roles, a) {
 				roles = append(roles, a)
+				copied = append(copied, a)
 			}
 		}
-		if len(roles) == len(dst.Roles) {
+		if len(copied) == 0 {
 			return nil
 		}
 		p := &principal{uid: id, user: dst}
 		return p.save(t, roles, s.now().UnixNano())
 	})
+	if err != nil {
+		return nil, err
+	}
+	return copied, nil
 }
 
 // EffectiveRoles lists a user's assignments, its own and its groups'.

@@ -155,7 +155,7 @@ func TestRoles_AssignUnassignCopyAndEffective(t *testing.T) {
 		{"assign to a group", func() error { return st.Assign("sales", Assignment{Role: "Viewer", Scope: "crm"}) }, nil},
 		{"assign an unknown role", func() error { return st.Assign("bob", Assignment{Role: "Overlord"}) }, ErrNotFound},
 		{"assign to nobody", func() error { return st.Assign("nobody", Assignment{Role: "Viewer"}) }, ErrNotFound},
-		{"copy assignments", func() error { return st.CopyAssignments("mentor", "bob") }, nil},
+		{"copy assignments", func() error { _, err := st.CopyAssignments("mentor", "bob"); return err }, nil},
 		{"unassign what is not held", func() error { return st.Unassign("bob", Assignment{Role: "Administrator"}) }, ErrNotFound},
 	}
 	for _, s := range steps {

@@ -10,11 +10,13 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 
@@ -121,6 +123,10 @@ type model struct {
 	height int
 
 	help        help.Model
+	helpFor     string            // what helpText was rendered for
+	helpText    string            // the help line, as last rendered
+	helpLook    string            // the look helpItems were rendered in
+	helpItems   map[string]string // rendered help items, by key and text
 	status      string
 	statusErr   bool
 	confirmQuit bool // "quit while a run is going?" is being asked
@@ -206,7 +212,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		switch {
 		case msg.String() == "ctrl+c" || (!typing && key.Matches(msg, k.Quit)):
 			return m.quit()
-		case !typing && key.Matches(msg, k.Help):
+		case msg.String() == "f1" || (!typing && key.Matches(msg, k.Help)):
 			m.help.ShowAll = !m.help.ShowAll
 			m.resize()
 			return nil
@@ -340,44 +346,173 @@ func (m *model) restyle(dark, noColor bool) {
 }
 
 func (m *model) helpView() string {
-	m.help.SetWidth(m.width)
 	if m.confirmQuit {
 		return m.sh.st.warn.Render("A run is writing to the store. Quit? It stops after the current batch; finished batches stay. (y/N)")
 	}
-	return m.help.View(m.withGlobal(m.active().Help()))
+	h := m.withGlobal(m.active().Help())
+	if m.help.ShowAll {
+		return m.fullHelp(h.full)
+	}
+	return m.shortHelp(h)
 }
 
-// withGlobal adds the keys every screen has to a screen's help. Esc is
-// left out on the first screen (there is nothing to go back to), and q
-// while a text input takes letters.
+// shortHelp renders the help line: the screen's keys, cut with … when they
+// do not fit, then always the way back (esc), how to get help and how to
+// quit, which are never cut.
+func (m *model) shortHelp(h helpMap) string {
+	// The line is rendered again only when its keys, the width or the
+	// look changed: not at every keystroke.
+	var kb strings.Builder
+	look := fmt.Sprintf("%v %v", m.sh.st.dark, m.sh.st.noColor)
+	fmt.Fprintf(&kb, "%d %s", m.width, look)
+	for _, b := range append(h.short, h.tail...) {
+		kb.WriteString("\x00" + b.Help().Key + "\x01" + b.Help().Desc)
+	}
+	if kb.String() == m.helpFor {
+		return m.helpText
+	}
+	if look != m.helpLook {
+		m.helpLook, m.helpItems = look, map[string]string{}
+	}
+	m.helpFor, m.helpText = kb.String(), m.renderShortHelp(h)
+	return m.helpText
+}
+
+func (m *model) renderShortHelp(h helpMap) string {
+	st := m.help.Styles
+	sep := st.ShortSeparator.Inline(true).Render(m.help.ShortSeparator)
+	item := func(b key.Binding) string {
+		// Each item is rendered once per look: keys come back on every
+		// screen, and Enter's text changes with the row.
+		k := b.Help().Key + "\x00" + b.Help().Desc
+		if it, ok := m.helpItems[k]; ok {
+			return it
+		}
+		it := st.ShortKey.Inline(true).Render(b.Help().Key) + " " + st.ShortDesc.Inline(true).Render(b.Help().Desc)
+		if len(m.helpItems) > 256 {
+			clear(m.helpItems)
+		}
+		m.helpItems[k] = it
+		return it
+	}
+	var tail []string
+	for _, b := range h.tail {
+		tail = append(tail, item(b))
+	}
+	tailS := strings.Join(tail, sep)
+	ellipsis := st.Ellipsis.Inline(true).Render(m.help.Ellipsis)
+	room := m.width - ansi.StringWidth(tailS) - ansi.StringWidth(sep)
+	var head []string
+	used := 0
+	for i, b := range h.short {
+		it := item(b)
+		w := ansi.StringWidth(it)
+		if len(head) > 0 {
+			w += ansi.StringWidth(sep)
+		}
+		// Room for this item, and for the ellipsis when more follow.
+		need := used + w
+		if i < len(h.short)-1 {
+			need += 2
+		}
+		if need > room {
+			if used+2 <= room && len(head) > 0 {
+				head[len(head)-1] += " " + ellipsis
+			}
+			break
+		}
+		head = append(head, it)
+		used += w
+	}
+	if len(head) == 0 {
+		return tailS
+	}
+	return strings.Join(head, sep) + sep + tailS
+}
+
+// fullHelp renders every column of the full help (?): columns that do not
+// fit beside the others wrap onto more rows (as lazygit and k9s do), so no
+// key is ever left out.
+func (m *model) fullHelp(cols [][]key.Binding) string {
+	hm := m.help
+	hm.SetWidth(0)
+	sep := hm.Styles.FullSeparator.Inline(true).Render(hm.FullSeparator)
+	sepW := ansi.StringWidth(sep)
+	var rows, row []string
+	w := 0
+	for _, col := range cols {
+		if len(col) == 0 {
+			continue
+		}
+		block := hm.FullHelpView([][]key.Binding{col})
+		bw := lipgloss.Width(block)
+		if len(row) > 0 && w+sepW+bw > m.width {
+			rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+			row, w = nil, 0
+		}
+		if len(row) > 0 {
+			row = append(row, sep)
+			w += sepW
+		}
+		row = append(row, block)
+		w += bw
+	}
+	if len(row) > 0 {
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
+	return strings.Join(rows, "\n")
+}
+
+// withGlobal adds the keys every screen has to a screen's help: the
+// screen's Esc moves to the tail of the line, beside ? (help) and q
+// (quit), the ways to get help and to leave that every screen shows. Esc
+// is left out on the first screen (there is nothing to go back to); while
+// a text input takes letters, F1 is the help and ctrl+c quits.
 func (m *model) withGlobal(h helpMap) helpMap {
 	k := m.sh.keys
 	root := len(m.stack) == 1
 	typing := m.active().Typing()
-	keep := func(bs []key.Binding) []key.Binding {
-		out := make([]key.Binding, 0, len(bs)+2)
-		for _, b := range bs {
-			if root && !typing && b.Help().Key == "esc" {
-				continue
+	var short, back []key.Binding
+	move := false
+	for _, b := range h.short {
+		switch b.Help().Key {
+		case k.Up.Help().Key, k.Down.Help().Key:
+			// ↑ and ↓ are one item, the last of the screen's keys: the
+			// keys that say what this screen does come first.
+			move = true
+		case "esc":
+			if !root || typing {
+				back = append(back, b)
 			}
-			out = append(out, b)
+		default:
+			short = append(short, b)
 		}
-		return out
+	}
+	if move {
+		short = append(short, k.Move)
+	}
+	helpKey := with(k.Help, "help")
+	if m.help.ShowAll {
+		helpKey = with(k.Help, "close help")
 	}
 	quit := k.Quit
 	if typing {
+		helpKey = key.NewBinding(key.WithKeys("f1"), key.WithHelp("f1", helpKey.Help().Desc))
 		quit = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
 	}
-	short := append(keep(h.short), k.Help, quit)
-	if typing {
-		short = append(keep(h.short), quit)
-	}
+	tail := append(back, helpKey, quit)
 	var full [][]key.Binding
 	for _, col := range h.FullHelp() {
-		full = append(full, keep(col))
+		var keep []key.Binding
+		for _, b := range col {
+			if !(root && !typing && b.Help().Key == "esc") {
+				keep = append(keep, b)
+			}
+		}
+		full = append(full, keep)
 	}
-	full = append(full, []key.Binding{k.Help, with(k.Quit, "quit (q, ctrl+c)")})
-	return helpMap{short: short, full: full}
+	full = append(full, []key.Binding{helpKey, with(k.Quit, "quit (q, ctrl+c)")})
+	return helpMap{short: short, tail: tail, full: full}
 }
 
 func (m *model) bodyHeight() int {

@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
@@ -25,11 +26,66 @@ type userLoadedMsg struct {
 
 func (m userLoadedMsg) target() tag { return m.tag }
 
-// copiedMsg is the outcome of store.CopyAssignments.
+// copiedMsg is the outcome of store.CopyAssignments: what it granted, and
+// what the user copied from holds (to say why nothing was copied).
 type copiedMsg struct {
-	tag  tag
-	from string
-	err  error
+	tag    tag
+	from   string
+	to     string
+	copied []store.Assignment
+	held   []store.EffectiveAssignment // from's roles, its own and its groups'
+	err    error
+}
+
+// copiedNote says exactly what a copy of roles and assignments did: what
+// it granted, or that there was nothing to copy and why; warn is set when
+// nothing was copied.
+func copiedNote(m copiedMsg) (note string, warn bool) {
+	var own []store.Assignment
+	via := map[string][]store.Assignment{}
+	var groups []string
+	for _, h := range m.held {
+		if h.Via == "" {
+			own = append(own, h.Assignment)
+			continue
+		}
+		if _, ok := via[h.Via]; !ok {
+			groups = append(groups, h.Via)
+		}
+		via[h.Via] = append(via[h.Via], h.Assignment)
+	}
+	var viaParts []string
+	for _, g := range groups {
+		verb := "comes"
+		if len(via[g]) > 1 {
+			verb = "come"
+		}
+		viaParts = append(viaParts, fmt.Sprintf("%s %s through group %s", assignmentsText(via[g]), verb, g))
+	}
+	notGiven := ""
+	if len(viaParts) > 0 {
+		notGiven = strings.Join(viaParts, "; ") + ", which copying does not give"
+	}
+	switch {
+	case len(m.copied) > 0:
+		note = fmt.Sprintf("Copied from %s to %s: %s.", m.from, m.to, assignmentsText(m.copied))
+		if n := len(own) - len(m.copied); n > 0 {
+			note += fmt.Sprintf(" %s already held the other %s.", m.to, plural(n, "one", "ones"))
+		}
+		if notGiven != "" {
+			note += " Not copied: " + notGiven + "."
+		}
+		return note, false
+	case len(own) > 0:
+		note = fmt.Sprintf("Nothing copied: %s already holds every role %s holds of their own (%s).", m.to, m.from, assignmentsText(own))
+		if notGiven != "" {
+			note += " " + notGiven + "."
+		}
+		return note, true
+	case notGiven != "":
+		return fmt.Sprintf("Nothing copied: %s holds no roles of their own; %s.", m.from, notGiven), true
+	}
+	return fmt.Sprintf("Nothing copied: %s holds no roles at all.", m.from), true
 }
 
 func (m copiedMsg) target() tag { return m.tag }
@@ -46,9 +102,28 @@ type userScreen struct {
 	err        string
 	note       string
 	noteErr    bool
-	confirm    string // copying from this user is being confirmed
-	copyOnLoad bool   // opened from a menu's "Copy roles…"
+	noteWarn   bool
+	noteLines  []string // the note, wrapped to the width
+	confirm    string   // copying from this user is being confirmed
+	copyOnLoad bool     // opened from a menu's "Copy roles…"
 	p          pager
+}
+
+// setNote shows a note under the card, wrapped (at most 4 lines).
+func (s *userScreen) setNote(note string, isErr, warn bool) {
+	s.note, s.noteErr, s.noteWarn = note, isErr, warn
+	s.wrapNote()
+}
+
+func (s *userScreen) wrapNote() {
+	s.noteLines = nil
+	if s.note != "" {
+		s.noteLines = wrapWords(visible.String(s.note), max(10, s.width-2))
+		if len(s.noteLines) > 4 {
+			s.noteLines = append(s.noteLines[:3], s.noteLines[3]+" …")
+		}
+	}
+	s.p.SetHeight(s.height - 1 - max(1, len(s.noteLines)))
 }
 
 func newUserScreen(sh *shared, name string) *userScreen {
@@ -77,7 +152,7 @@ func (s *userScreen) load() tea.Cmd {
 // SetSize implements screen.
 func (s *userScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
-	s.p.SetHeight(h - 2)
+	s.wrapNote()
 	s.render()
 }
 
@@ -92,7 +167,7 @@ func (s *userScreen) Help() helpMap {
 
 func (s *userScreen) pickCopySource() tea.Cmd {
 	if s.sh.cfg.ReadOnly {
-		s.note, s.noteErr = "Read-only session: changing assignments is not allowed.", true
+		s.setNote("Read-only session: changing assignments is not allowed.", true, false)
 		return nil
 	}
 	return push(newUserPicker(s.sh, "Copy roles from",
@@ -122,11 +197,15 @@ func (s *userScreen) Update(msg tea.Msg) tea.Cmd {
 		s.confirm = msg.name
 	case copiedMsg:
 		if msg.err != nil {
-			s.note, s.noteErr = "Could not copy: "+msg.err.Error(), true
+			s.setNote("Could not copy: "+msg.err.Error(), true, false)
+			return nil
+		}
+		note, warn := copiedNote(msg)
+		s.setNote(note, false, warn)
+		if len(msg.copied) == 0 {
 			return nil
 		}
 		s.sh.changes++
-		s.note, s.noteErr = "Copied the roles and assignments of "+msg.from+".", false
 		return s.load()
 	case menuChoiceMsg:
 		if msg.action == "copy" {
@@ -146,10 +225,14 @@ func (s *userScreen) Update(msg tea.Msg) tea.Cmd {
 			st, to := s.sh.cfg.Store, s.user.Username
 			tg := tag{screen: s.id, gen: s.gen}
 			return func() tea.Msg {
-				return copiedMsg{tag: tg, from: from, err: st.CopyAssignments(from, to)}
+				m := copiedMsg{tag: tg, from: from, to: to}
+				if m.copied, m.err = st.CopyAssignments(from, to); m.err == nil {
+					m.held, m.err = st.EffectiveRoles(from)
+				}
+				return m
 			}
 		}
-		s.note = ""
+		s.setNote("", false, false)
 		switch {
 		case s.p.Navigate(msg, k):
 		case key.Matches(msg, k.Copy):
@@ -221,10 +304,22 @@ func (s *userScreen) View() string {
 	switch {
 	case s.confirm != "":
 		footer = st.accent.Render(visible.String(fmt.Sprintf("Copy the roles and assignments of %s to %s? (y/N)", s.confirm, s.name)))
-	case s.note != "" && s.noteErr:
-		footer = st.err.Render(glyphWarning + " " + visible.String(s.note))
 	case s.note != "":
-		footer = st.ok.Render(visible.String(s.note))
+		style, mark := st.ok, ""
+		switch {
+		case s.noteErr:
+			style, mark = st.err, glyphWarning+" "
+		case s.noteWarn:
+			style, mark = st.warn, glyphWarning+" "
+		}
+		lines := make([]string, len(s.noteLines))
+		for i, l := range s.noteLines {
+			if i > 0 {
+				mark = strings.Repeat(" ", ansi.StringWidth(mark))
+			}
+			lines[i] = style.Render(mark + l)
+		}
+		footer = joinLines(lines)
 	case s.sh.cfg.ReadOnly:
 		footer = st.dim.Render("Read-only session.")
 	default:
@@ -299,10 +394,24 @@ func (s *groupScreen) SetSize(w, h int) {
 // Help implements screen.
 func (s *groupScreen) Help() helpMap {
 	k := s.sh.keys
+	if !s.offersSync() {
+		// An internal group has nothing to synchronize from: no s, and
+		// no action menu (Synchronize group was its one action).
+		return helpMap{
+			short: []key.Binding{with(k.Enter, "member"), k.Up, k.Down, k.Back},
+			full:  [][]key.Binding{k.navKeys(), {with(k.Enter, "open the member"), k.Back}},
+		}
+	}
 	return helpMap{
 		short: []key.Binding{k.Sync, k.Menu, k.Up, k.Down, with(k.Enter, "member"), k.Back},
 		full:  [][]key.Binding{k.navKeys(), {k.Sync, k.Menu, with(k.Enter, "open the member"), k.Back}},
 	}
+}
+
+// offersSync reports whether the card offers Synchronize at all: only an
+// external group does (whether it can be synchronized now is cannotSync).
+func (s *groupScreen) offersSync() bool {
+	return s.loaded && s.err == "" && s.g.Kind == store.External
 }
 
 // Update implements screen.
@@ -335,7 +444,7 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 			return s.sync()
 		}
 	case mouseMsg:
-		if msg.kind == mouseClick && msg.y == 0 && msg.x >= s.width-len(syncButton)-1 {
+		if msg.kind == mouseClick && msg.y == 0 && s.offersSync() && msg.x >= s.width-ansi.StringWidth(s.syncButton())-1 {
 			return s.sync()
 		}
 		before := s.members.cursor
@@ -346,9 +455,17 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 		s.note = ""
 		switch {
 		case s.members.Navigate(msg, k):
-		case key.Matches(msg, k.Sync):
-			return s.sync()
-		case key.Matches(msg, k.Menu):
+		case key.Matches(msg, k.Sync), key.Matches(msg, k.Menu):
+			if !s.offersSync() {
+				// Not offered: say why the key does nothing.
+				if s.loaded && s.err == "" {
+					s.note, s.noteErr = "An internal group has no directory to synchronize from.", false
+				}
+				return nil
+			}
+			if key.Matches(msg, k.Sync) {
+				return s.sync()
+			}
 			sync := menuItem{label: "Synchronize group", msg: menuChoiceMsg{tag: s.tag(), action: "sync"}}
 			if reason := s.cannotSync(); reason != "" {
 				sync.disabled = reason
@@ -446,6 +563,20 @@ func syncJob(sh *shared, g store.Group, dir directory.Directory, returnTo screen
 
 const syncButton = "[ Synchronize ]"
 
+// syncButtonOff is the Synchronize button when it cannot be pressed now
+// (read-only session, the source not configured): no brackets and the
+// mark of what is not available, so that it looks disabled without
+// colour too.
+const syncButtonOff = glyphBlocked + " Synchronize"
+
+// syncButton is the button as shown now, unstyled.
+func (s *groupScreen) syncButton() string {
+	if s.cannotSync() != "" {
+		return syncButtonOff
+	}
+	return syncButton
+}
+
 // View implements screen.
 func (s *groupScreen) View() string {
 	st := s.sh.st
@@ -457,12 +588,16 @@ func (s *groupScreen) View() string {
 	}
 	g := s.g
 	const lw = 13
-	btn := st.button.Render(syncButton)
-	if s.cannotSync() == "" {
-		btn = st.buttonOn.Render(syncButton)
-	}
 	title := glyphGroup + " Group details: " + visible.String(g.Name)
-	head := st.heading.Render(pad(title, max(10, s.width-len(syncButton)-1))) + " " + btn
+	head := st.heading.Render(title)
+	if s.offersSync() {
+		label := s.syncButton()
+		btn := st.buttonOn.Render(label)
+		if s.cannotSync() != "" {
+			btn = st.dim.Render(label)
+		}
+		head = st.heading.Render(pad(title, max(10, s.width-ansi.StringWidth(label)-1))) + " " + btn
+	}
 	synced := ""
 	if !g.Synced.IsZero() {
 		synced = g.Synced.Local().Format(time.DateTime)

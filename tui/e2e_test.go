@@ -264,7 +264,7 @@ func TestFlow_UsersAppGroupSync(t *testing.T) {
 	f.keys("enter")
 	f.waitFor("Copy the roles and assignments of mentor to andarm? (y/N)")
 	f.keys("y")
-	f.waitFor("Copied the roles and assignments of mentor.", "project-x")
+	f.waitFor("Copied from mentor to andarm:", "project-x")
 	f.keys("q")
 	f.tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
 }

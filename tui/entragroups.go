@@ -39,6 +39,19 @@ type entraSession struct {
 	req importer.Entra
 }
 
+// newEntraRequest is a new Entra import of tenant with the defaults: add
+// new users, do not update existing ones, no roles.
+func newEntraRequest(tenant string) importer.Entra {
+	return importer.Entra{Tenant: tenant, AddNew: true}
+}
+
+// begin starts the next import after a run: no group is picked, and the
+// options are the defaults again, whatever the previous import chose.
+func (s *entraSession) begin() {
+	clear(s.selected)
+	s.req = newEntraRequest(s.source.Name)
+}
+
 // picked returns the picked groups, sorted by name.
 func (s *entraSession) picked() []directory.Entry {
 	out := make([]directory.Entry, 0, len(s.selected))
@@ -101,7 +114,7 @@ type searchDueMsg struct {
 func (m searchDueMsg) target() tag { return tag{m.screen, m.n} }
 
 // The chooser's layout: search box, hint, header, "Select all", rows,
-// then the options line and a footer.
+// then the options line, a footer and the legend.
 const chooserTop = 4
 
 // entraGroupsScreen is the Entra wizard's group chooser: the tenant's
@@ -124,6 +137,7 @@ type entraGroupsScreen struct {
 	stream      *searchStream
 	typed       uint64        // keystrokes in the search box, for the debounce
 	watch       throttleWatch // Microsoft Graph's throttling while listing
+	ahead       typeahead     // a name typed on the list, told from its letter keys
 }
 
 func newEntraGroupsScreen(sh *shared, sess *entraSession) *entraGroupsScreen {
@@ -136,7 +150,7 @@ func newEntraGroupsScreen(sh *shared, sess *entraSession) *entraGroupsScreen {
 	if sess.ids == nil {
 		sess.ids = map[string]map[string]bool{}
 	}
-	s := &entraGroupsScreen{base: newBase(sh), sess: sess, results: newResults(sh)}
+	s := &entraGroupsScreen{base: newBase(sh), sess: sess, results: newResults(sh), ahead: newTypeahead()}
 	s.results.selected = sess.selected
 	s.input = newInput(sh, "Search: ", "a word of the group's name (sal finds EMEA Sales)")
 	s.input.CharLimit = 256
@@ -165,8 +179,8 @@ func (s *entraGroupsScreen) Typing() bool { return s.focus == chooseSearch }
 // SetSize implements screen.
 func (s *entraGroupsScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
-	s.input.SetWidth(max(10, w-10))
-	s.results.t.SetHeight(h - chooserTop - 2) // options line, footer
+	s.input.SetWidth(max(10, w-12))
+	s.results.t.SetHeight(h - chooserTop - 3) // options line, footer, legend
 }
 
 // Help implements screen.
@@ -210,16 +224,19 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 		s.sess.req.Roles = msg.roles
 		return push(newEntraSummaryScreen(s.sh, s.sess, s.ID()))
 	case refreshMsg:
-		// A run finished: start afresh, the groups' states changed.
+		// A run finished: the next import starts afresh (no group
+		// picked, the default options), and the groups' states changed.
 		s.note = msg.note
-		clear(s.sess.selected)
+		s.sess.begin()
 		return tea.Batch(s.focusOn(chooseList), s.search(s.query))
 	case mouseMsg:
+		s.ahead.reset()
 		return s.onMouse(msg)
 	case tea.PasteMsg:
 		if s.focus == chooseSearch {
 			return s.typeSearch(msg)
 		}
+		return s.typeInSearch(msg.Content) // pasted on the list: a search
 	case tea.KeyPressMsg:
 		switch s.focus {
 		case chooseSearch:
@@ -255,10 +272,14 @@ func (s *entraGroupsScreen) typeSearch(msg tea.Msg) tea.Cmd {
 	if s.input.Value() == before {
 		return cmd
 	}
+	return tea.Batch(cmd, s.searchDue())
+}
+
+// searchDue asks for a search of the box's text once typing pauses.
+func (s *entraGroupsScreen) searchDue() tea.Cmd {
 	s.typed++
 	n, q, id := s.typed, strings.TrimSpace(s.input.Value()), s.ID()
-	due := tea.Tick(searchDebounce, func(time.Time) tea.Msg { return searchDueMsg{screen: id, n: n, q: q} })
-	return tea.Batch(cmd, due)
+	return tea.Tick(searchDebounce, func(time.Time) tea.Msg { return searchDueMsg{screen: id, n: n, q: q} })
 }
 
 // searchNow searches for what the box holds at once, unless the rows are
@@ -288,10 +309,13 @@ func (s *entraGroupsScreen) keyInOptions(msg tea.KeyPressMsg) tea.Cmd {
 	k := &s.sh.keys
 	s.note = ""
 	switch {
-	case key.Matches(msg, k.Up), msg.String() == "left":
+	case msg.String() == "up", msg.String() == "left":
 		s.opt = 0
-	case key.Matches(msg, k.Down), msg.String() == "right":
+	case msg.String() == "down", msg.String() == "right":
 		s.opt = 1
+	case printable(msg) != "":
+		// Typing here is a search too.
+		return s.typeInSearch(printable(msg))
 	case key.Matches(msg, k.Toggle):
 		s.toggleOption(s.opt)
 	case key.Matches(msg, k.Enter):
@@ -316,12 +340,28 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	k := &s.sh.keys
 	r := s.results
 	s.note = ""
+	// Letters that are list keys act, but a name typed on the list goes
+	// to the search box, undoing them (see typeahead.go).
+	switch text := printable(msg); {
+	case text != "" && key.Matches(msg, k.Up, k.Down, k.Home, k.End):
+		undo := r.t.Mark()
+		r.t.Navigate(msg, k)
+		s.ahead.acted([]rune(text)[0], undo)
+		return nil
+	case text != "" && key.Matches(msg, k.SelectAll):
+		s.ahead.acted('a', r.SelectAll())
+		return nil
+	case text != "" && !key.Matches(msg, k.Filter):
+		return s.typeInSearch(s.ahead.typed(text))
+	case msg.String() == "backspace":
+		s.ahead.reset()
+		return tea.Batch(s.focusOn(chooseSearch), s.typeSearch(msg))
+	}
+	s.ahead.reset()
 	switch {
 	case r.t.Navigate(msg, k):
 	case key.Matches(msg, k.Toggle):
 		r.Toggle()
-	case key.Matches(msg, k.SelectAll):
-		r.SelectAll()
 	case key.Matches(msg, k.Filter), key.Matches(msg, k.ShiftTab):
 		return s.focusOn(chooseSearch)
 	case key.Matches(msg, k.Tab):
@@ -336,6 +376,15 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 		return back()
 	}
 	return nil
+}
+
+// typeInSearch starts a new search text with text: the box takes the
+// focus, and the server is asked once typing pauses.
+func (s *entraGroupsScreen) typeInSearch(text string) tea.Cmd {
+	cmd := s.focusOn(chooseSearch)
+	s.input.SetValue(text)
+	s.input.CursorEnd()
+	return tea.Batch(cmd, s.searchDue())
 }
 
 // next moves on to the roles for new users, when there is something to do.
@@ -375,7 +424,7 @@ func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
 	}
 	if p := s.results.t.Mouse(msg, chooserTop); p >= 0 {
 		cmd := s.focusOn(chooseList)
-		if msg.x < 6 { // on the checkbox
+		if msg.x < resultsBoxEnd { // on the checkbox
 			s.results.Toggle()
 		}
 		return cmd
@@ -458,20 +507,26 @@ func (s *entraGroupsScreen) View() string {
 	w := s.width
 	r := s.results
 	lines := make([]string, 0, s.height)
+	// The focus is unmistakable, as on the LDAP results: the cursor mark
+	// on the focused box, the highlighted row only on the focused list.
 	if s.focus == chooseSearch {
-		lines = append(lines, s.input.View())
+		lines = append(lines, glyphCursor+" "+s.input.View())
 	} else {
 		q := visible.String(s.input.Value())
 		if q == "" {
-			q = st.dim.Render("/ to search the groups by name")
+			q = "/ or type to search the groups by name"
 		}
-		lines = append(lines, "Search: "+q)
+		lines = append(lines, "  "+st.dim.Render(cut("Search: "+q, w-2)))
 	}
 	switch {
 	case s.err != "" && r.t.Total() > 0:
 		lines = append(lines, st.err.Render(cut(glyphWarning+" The list is partial: "+visible.String(s.err), w)))
 	case s.classifyErr != "":
 		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.classifyErr), w)))
+	case s.focus == chooseList:
+		lines = append(lines, st.accent.Render(cut("  Keys act on the list below (space ticks) · typing searches the groups", w)))
+	case s.focus == chooseOptions:
+		lines = append(lines, st.accent.Render(cut("  Keys act on the options below (space ticks) · typing searches the groups", w)))
 	default:
 		lines = append(lines, st.dim.Render(cut("  Tick the groups whose members to import; searches match a word of the name", w)))
 	}
@@ -496,8 +551,8 @@ func (s *entraGroupsScreen) View() string {
 		if s.allTicked() {
 			all = boxOn
 		}
-		lines = append(lines, "  "+all+" Select all"+st.dim.Render("  (skips groups that cannot be selected)"))
-		if rows := r.View(w); rows != "" {
+		lines = append(lines, "    "+all+" Select all"+st.dim.Render("  (skips groups that cannot be selected)"))
+		if rows := r.View(w, s.focus == chooseList); rows != "" {
 			lines = append(lines, strings.Split(rows, "\n")...)
 		}
 	}
@@ -518,6 +573,7 @@ func (s *entraGroupsScreen) View() string {
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  group %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}
+	lines = append(lines, r.legend(w, true))
 	return joinLines(lines)
 }
 

@@ -25,6 +25,7 @@ type entraSummaryScreen struct {
 	chooser screenID
 	groups  []directory.Entry
 	command string
+	args    []string // the command's arguments, for its layout
 	spin    spinner.Model
 	watch   throttleWatch
 
@@ -54,7 +55,7 @@ func (s *entraSummaryScreen) Init() tea.Cmd {
 	for _, g := range s.groups {
 		req.Groups = append(req.Groups, s.sess.groupArg(g))
 	}
-	s.command = req.CommandLine()
+	s.command, s.args = req.CommandLine(), req.Args()
 	return s.plan()
 }
 
@@ -95,8 +96,9 @@ func (s *entraSummaryScreen) Help() helpMap {
 		enter = with(k.Enter, "read again")
 	}
 	return helpMap{
-		short: []key.Binding{enter, k.Up, k.Down, with(k.Back, "groups")},
-		full:  [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"), with(k.Back, "back to the groups")}},
+		short: []key.Binding{enter, k.Yank, k.Up, k.Down, with(k.Back, "groups")},
+		full: [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"),
+			with(k.Yank, "copy the command line (OSC 52)"), with(k.Back, "back to the groups")}},
 	}
 }
 
@@ -133,6 +135,8 @@ func (s *entraSummaryScreen) Update(msg tea.Msg) tea.Cmd {
 		case s.p.Navigate(msg, k):
 		case key.Matches(msg, k.Enter):
 			return s.start()
+		case key.Matches(msg, k.Yank):
+			return copyCommand(s.command)
 		case key.Matches(msg, k.Back):
 			return back()
 		}
@@ -286,8 +290,8 @@ func (s *entraSummaryScreen) render() {
 		}
 		add("", style.Render(cut("  "+t, w)))
 	}
-	add("", st.heading.Render("The same import from a script"))
-	for _, l := range wrapHard(visible.String(s.command), max(10, w-2)) {
+	add("", st.heading.Render("The same import from a script")+st.dim.Render("  (y copies it as one line)"))
+	for _, l := range commandLines(s.args, max(10, w-2)) {
 		add("  " + l)
 	}
 	// The long parts last: the pager scrolls to them.

@@ -8,6 +8,8 @@ import (
 // on every screen; a screen lists the bindings it uses in its help.
 type keyMap struct {
 	Up, Down, PageUp, PageDown, Home, End key.Binding
+	// Move is ↑ and ↓ as one item of the help line.
+	Move key.Binding
 
 	Toggle    key.Binding // space
 	SelectAll key.Binding // a
@@ -25,6 +27,7 @@ type keyMap struct {
 	Save   key.Binding // s: save the completion report
 	Sync   key.Binding // s: synchronize the group shown
 	Copy   key.Binding // c: copy roles and assignments from another user
+	Yank   key.Binding // y: copy the summary's command line to the clipboard
 	Yes    key.Binding // y in confirmations
 	No     key.Binding // n in confirmations
 
@@ -35,6 +38,7 @@ func newKeyMap() keyMap {
 	return keyMap{
 		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Move:      key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓", "move")),
 		PageUp:    key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
 		PageDown:  key.NewBinding(key.WithKeys("pgdown", "ctrl+f"), key.WithHelp("pgdn", "page down")),
 		Home:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("home/g", "first")),
@@ -45,7 +49,7 @@ func newKeyMap() keyMap {
 		Enter:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next")),
 		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Tab:       key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next")),
 		ShiftTab:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous")),
 		Import:    key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "import")),
@@ -54,6 +58,7 @@ func newKeyMap() keyMap {
 		Save:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save report")),
 		Sync:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "synchronize")),
 		Copy:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy roles from…")),
+		Yank:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy command")),
 		Yes:       key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
 		No:        key.NewBinding(key.WithKeys("n", "N"), key.WithHelp("n", "no")),
 		Tab1:      key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "all users")),
@@ -76,9 +81,12 @@ func with(b key.Binding, desc string) key.Binding {
 }
 
 // helpMap is the help of one screen: a short line and the full columns.
+// tail, filled in by the root model, ends the short line and is never cut:
+// the way back, the help and the way out.
 type helpMap struct {
 	short []key.Binding
 	full  [][]key.Binding
+	tail  []key.Binding
 }
 
 // ShortHelp implements help.KeyMap.

@@ -89,11 +89,13 @@ func (s *menuScreen) View() string {
 	st := s.sh.st
 	lines := []string{st.heading.Render(visible.String(s.title)), ""}
 	for i, it := range s.items {
+		// A disabled item looks disabled without colour too: the mark of
+		// what is not available, and why.
 		text := visible.String(it.label)
 		if it.disabled != "" {
-			text = st.dim.Render(text)
+			text = st.dim.Render(glyphBlocked + " " + visible.String(it.label) + " — not available")
 		}
-		lines = append(lines, rowLine(s.sh, i == s.cursor, text, min(s.width, 50)))
+		lines = append(lines, rowLine(s.sh, i == s.cursor, text, min(s.width, 60)))
 	}
 	if s.note != "" {
 		lines = append(lines, "", st.warn.Render(glyphWarning+" "+visible.String(s.note)))

@@ -24,12 +24,11 @@ const (
 type optionsScreen struct {
 	base
 	sess   *importSession
-	search *searchScreen
 	cursor int
 }
 
-func newOptionsScreen(sh *shared, sess *importSession, search *searchScreen) *optionsScreen {
-	return &optionsScreen{base: newBase(sh), sess: sess, search: search}
+func newOptionsScreen(sh *shared, sess *importSession) *optionsScreen {
+	return &optionsScreen{base: newBase(sh), sess: sess}
 }
 
 // Title implements screen.
@@ -109,7 +108,7 @@ func (s *optionsScreen) activate(space bool) tea.Cmd {
 	case optCopy:
 		return push(newUserPicker(s.sh, "Copy roles from", "Copy roles and assignments from which user?", "", s.tag()))
 	}
-	return push(newSummaryScreen(s.sh, s.sess, s.search))
+	return push(newSummaryScreen(s.sh, s.sess))
 }
 
 // itemAt maps a body row to an item (see View's layout).
@@ -131,7 +130,7 @@ func (s *optionsScreen) itemAt(y int) (int, bool) {
 func (s *optionsScreen) View() string {
 	st := s.sh.st
 	o := &s.sess.req
-	sel := len(s.search.results.selected)
+	sel := len(s.sess.picked)
 	lines := []string{
 		st.heading.Render(fmt.Sprintf("Options for importing %s from %s", plural(sel, "entry", "entries"), s.sess.source.Name)),
 		"",

@@ -188,7 +188,7 @@ func TestSearch_DisabledInDirectoryIsMarked(t *testing.T) {
 	e.Disabled = true
 	s.Update(batchMsg{tag: s.tag(), rows: []resultRow{row(e, store.StateNew, "")}, done: true})
 	view := ansi.Strip(s.View())
-	if !strings.Contains(view, glyphDisabled+"andis") || !strings.Contains(view, glyphDisabled+" disabled in directory") {
+	if !strings.Contains(view, glyphUserDisabled+" andis") || !strings.Contains(view, glyphUserDisabled+" disabled") {
 		t.Fatalf("disabled entry not marked (with its legend):\n%s", view)
 	}
 }

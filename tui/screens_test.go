@@ -106,7 +106,8 @@ func TestServers_LateConnectionIsClosed(t *testing.T) {
 
 func TestRoot_QuitAndHelp(t *testing.T) {
 	d := newDriver(t, wizardConfig(&memDir{}, nil), StartImport)
-	d.mustShow("↑/k up")
+	d.mustShow("↑↓ move")
+	d.mustShow("? help")
 	d.keys("?")
 	d.mustShow("quit (q, ctrl+c)")
 	d.mustShow("pgdn")
@@ -309,7 +310,7 @@ func TestOptions_ToggleAndPickersAnswers(t *testing.T) {
 	sh := testShared(Config{})
 	search, _ := newTestSearch(t)
 	sess := search.sess
-	o := newOptionsScreen(sh, sess, search)
+	o := newOptionsScreen(sh, sess)
 	o.SetSize(80, 22)
 	o.Update(keyPress("space"))
 	if !sess.req.Enable {

@@ -74,10 +74,18 @@ type searchScreen struct {
 	classifyErr string
 	note        string // a short message under the list
 	stream      *searchStream
+
+	// ahead tells a name typed on the list from the list's letter keys;
+	// diffPending is set while d waits (diffN is its number).
+	ahead       typeahead
+	diffPending bool
+	diffN       uint64
 }
 
 func newSearchScreen(sh *shared, sess *importSession) *searchScreen {
-	s := &searchScreen{base: newBase(sh), sess: sess, results: newResults(sh)}
+	s := &searchScreen{base: newBase(sh), sess: sess, results: newResults(sh), ahead: newTypeahead()}
+	sess.home = s.ID()
+	sess.begin("")
 	s.input = newInput(sh, "Search: ", searchHint)
 	s.input.CharLimit = 1024
 	s.filter = newInput(sh, "Filter: ", "name, display name or email")
@@ -110,10 +118,14 @@ func (s *searchScreen) Typing() bool { return s.focus != focusResults }
 // and the "Select all" line.
 const resultsTop = 4
 
+// resultsBoxEnd is the column after a row's checkbox: a click left of it
+// ticks the row.
+const resultsBoxEnd = 7
+
 // SetSize implements screen.
 func (s *searchScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
-	s.input.SetWidth(max(10, w-10))
+	s.input.SetWidth(max(10, w-12))
 	s.filter.SetWidth(max(10, w-30))
 	s.results.t.SetHeight(h - resultsTop - 2) // footer: filter/note, legend
 }
@@ -131,17 +143,35 @@ func (s *searchScreen) Help() helpMap {
 	case focusFilter:
 		return helpMap{short: []key.Binding{with(k.Enter, "keep filter"), with(k.Back, "clear filter")}}
 	}
-	enter := with(k.Enter, "options")
-	if len(s.results.selected) == 0 {
-		enter = with(k.Enter, "differences")
-	}
-	short := []key.Binding{k.Up, k.Down, k.Toggle, with(k.SelectAll, "all"), enter, with(k.Tab, "search"), k.Back}
+	enter := s.enterHelp()
+	short := []key.Binding{enter, with(k.Toggle, "tick"), with(k.SelectAll, "all"), k.Up, k.Down, with(k.Back, "search")}
+	typing := key.NewBinding(key.WithKeys("n"), key.WithHelp("letters", "a new search"))
 	full := [][]key.Binding{
 		k.navKeys(),
 		{k.Toggle, k.SelectAll, k.Filter, with(k.Diff, "differences (synchronize rows)")},
-		{with(k.Enter, "options (with rows ticked)"), with(k.Tab, "edit the search"), with(k.Back, "edit the search")},
+		{enter, with(k.Tab, "edit the search"), with(k.Back, "edit the search"), typing},
 	}
 	return helpMap{short: short, full: full}
+}
+
+// enterHelp says what Enter does on the row under the cursor: the options
+// when rows are ticked, else the differences of a row to synchronize.
+func (s *searchScreen) enterHelp() key.Binding {
+	k := s.sh.keys
+	r := s.results
+	if n := len(r.selected); n > 0 {
+		return with(k.Enter, fmt.Sprintf("options for the %d ticked", n))
+	}
+	row, ok := r.Current()
+	switch {
+	case !ok:
+		return with(k.Enter, "nothing")
+	case row.checked && row.s.State == store.StateImported:
+		return with(k.Enter, "differences")
+	case row.selectable():
+		return with(k.Enter, "options (tick rows first)")
+	}
+	return with(k.Enter, "nothing (cannot be selected)")
 }
 
 // Update implements screen.
@@ -160,8 +190,22 @@ func (s *searchScreen) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		return s.search(s.query)
+	case diffDueMsg:
+		if msg.n != s.diffN || !s.diffPending {
+			return nil // a key came since
+		}
+		s.diffPending = false
+		s.ahead.reset()
+		return s.openDiff()
 	case mouseMsg:
+		s.diffPending = false
+		s.ahead.reset()
 		return s.onMouse(msg)
+	case tea.PasteMsg:
+		if s.focus == focusResults {
+			// Pasted text on the list is a search, as typed text is.
+			return s.typeInBox(msg.Content)
+		}
 	case tea.KeyPressMsg:
 		switch s.focus {
 		case focusSearchBox:
@@ -245,19 +289,52 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	k := &s.sh.keys
 	r := s.results
 	s.note = ""
+	s.diffPending = false // a key cancels a d that waits
+	text := printable(msg)
+	switch {
+	case text == "d":
+		// d opens a screen, which cannot be undone: it waits to see
+		// whether a name is being typed.
+		if row, ok := r.Current(); ok && row.checked && row.s.State == store.StateImported {
+			s.ahead.acted('d', nil)
+			s.diffPending = true
+			s.diffN++
+			n, id := s.diffN, s.ID()
+			return tea.Tick(diffDelay, func(time.Time) tea.Msg { return diffDueMsg{screen: id, n: n} })
+		}
+		cmd := s.openDiff() // only a note: nothing to compare
+		s.ahead.acted('d', func() { s.note = "" })
+		return cmd
+	case text != "" && key.Matches(msg, k.Up, k.Down, k.Home, k.End):
+		undo := r.t.Mark()
+		r.t.Navigate(msg, k)
+		s.ahead.acted([]rune(text)[0], undo)
+		return nil
+	case text != "" && key.Matches(msg, k.SelectAll):
+		s.ahead.acted('a', r.SelectAll())
+		return nil
+	case text != "" && !key.Matches(msg, k.Filter):
+		// A key no list key uses: a name is being typed. It starts a
+		// new search in the box, with the list letters just before it.
+		return s.typeInBox(s.ahead.typed(text))
+	case msg.String() == "backspace":
+		s.ahead.reset()
+		cmd := s.focusOn(focusSearchBox)
+		return tea.Batch(cmd, s.updateInput(msg))
+	}
+	s.ahead.reset()
 	switch {
 	case r.t.Navigate(msg, k):
 	case key.Matches(msg, k.Toggle):
 		r.Toggle()
-	case key.Matches(msg, k.SelectAll):
-		r.SelectAll()
 	case key.Matches(msg, k.Filter):
 		return s.focusOn(focusFilter)
 	case key.Matches(msg, k.Diff):
 		return s.openDiff()
 	case key.Matches(msg, k.Enter):
 		if len(r.selected) > 0 {
-			return push(newOptionsScreen(s.sh, s.sess, s))
+			s.sess.pick(r.Selected(), s.complete && r.AllSelected())
+			return push(newOptionsScreen(s.sh, s.sess))
 		}
 		if row, ok := r.Current(); ok && row.checked && row.s.State == store.StateImported {
 			return s.openDiff()
@@ -275,6 +352,15 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// typeInBox starts a new search text with text: the box takes the focus.
+func (s *searchScreen) typeInBox(text string) tea.Cmd {
+	cmd := s.focusOn(focusSearchBox)
+	s.input.SetValue(text)
+	s.input.CursorEnd()
+	s.searchErr = ""
+	return cmd
+}
+
 func (s *searchScreen) openDiff() tea.Cmd {
 	row, ok := s.results.Current()
 	if !ok {
@@ -283,6 +369,10 @@ func (s *searchScreen) openDiff() tea.Cmd {
 	if !row.checked || row.s.State != store.StateImported {
 		s.note = fmt.Sprintf("%s was not imported before: there is nothing to compare.", row.e.Name)
 		return nil
+	}
+	if row.e.Type == directory.TypeGroup {
+		// What importing it does, with this import's options.
+		return push(newGroupDiffScreen(s.sh, s.sess.dir, s.sess.req.Options(), row.e))
 	}
 	return push(newDiffScreen(s.sh, s.sess.source.Name, row.e))
 }
@@ -298,7 +388,7 @@ func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {
 	p := s.results.t.Mouse(msg, resultsTop)
 	if p >= 0 {
 		cmd := s.focusOn(focusResults)
-		if msg.x < 6 { // on the checkbox
+		if msg.x < resultsBoxEnd { // on the checkbox
 			s.results.Toggle()
 		}
 		return cmd
@@ -311,6 +401,7 @@ func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {
 func (s *searchScreen) search(q string) tea.Cmd {
 	tg, ctx := s.renew()
 	s.query = q
+	s.sess.begin(q)
 	s.results.Reset()
 	s.filter.SetValue("")
 	s.searching, s.complete = true, false
@@ -444,12 +535,21 @@ func (s *searchScreen) View() string {
 	w := s.width
 	r := s.results
 	lines := make([]string, 0, s.height)
-	lines = append(lines, s.input.View())
+	// The focus is unmistakable: the focused box has the cursor mark and
+	// its text cursor; the list's cursor row is highlighted only when the
+	// list has the keys, and the line under the box says which has them.
+	if s.focus == focusSearchBox {
+		lines = append(lines, glyphCursor+" "+s.input.View())
+	} else {
+		lines = append(lines, "  "+st.dim.Render(cut(s.input.Prompt+visible.String(s.input.Value()), w-2)))
+	}
 	switch {
 	case s.searchErr != "":
 		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.searchErr), w)))
 	case s.classifyErr != "":
 		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.classifyErr), w)))
+	case s.focus == focusResults:
+		lines = append(lines, st.accent.Render(cut("  Keys act on the list below (space ticks) · typing starts a new search", w)))
 	default:
 		lines = append(lines, st.dim.Render(cut("  "+searchHint+" · an* is a wildcard · (…) is a raw filter", w)))
 	}
@@ -469,8 +569,8 @@ func (s *searchScreen) View() string {
 	if r.AllSelected() {
 		all = boxOn
 	}
-	lines = append(lines, "  "+all+" Select all"+st.dim.Render("  (skips blocked rows)"))
-	if rows := r.View(w); rows != "" {
+	lines = append(lines, "    "+all+" Select all"+st.dim.Render("  (skips blocked rows)"))
+	if rows := r.View(w, s.focus != focusSearchBox); rows != "" {
 		lines = append(lines, strings.Split(rows, "\n")...)
 	}
 	for len(lines) < resultsTop+r.t.height {
@@ -486,7 +586,7 @@ func (s *searchScreen) View() string {
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  row %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}
-	lines = append(lines, st.dim.Render(cut(glyphUser+" user  "+glyphGroup+" group  "+glyphDisabled+" disabled in directory  "+boxBlocked+" cannot be selected", w)))
+	lines = append(lines, r.legend(w, false))
 	return joinLines(lines)
 }
 

@@ -14,14 +14,46 @@ import (
 )
 
 // importSession is what the wizard's screens share once a source is open:
-// the directory, the last search, and the options chosen. The search screen
-// owns it and closes the directory when it leaves.
+// the directory, the import being built (the request and the entries
+// picked for it) and the screen it returns to. The search screen owns it
+// and closes the directory when it leaves; the options and the summary
+// read it, never the search screen's fields.
 type importSession struct {
 	source Source
 	dir    directory.Directory
-	// req is the import the wizard's choices make: the options screen
-	// fills it, the summary completes, renders and runs it.
+	// home is the search screen: where a finished import returns.
+	home screenID
+	// req is the import the wizard's choices make: a search starts it
+	// afresh (begin), the search screen names what was picked, the
+	// options screen fills in the options, the summary renders and runs
+	// it.
 	req importer.LDAP
+	// picked are the entries ticked in the results, in result order.
+	picked []directory.Entry
+}
+
+// begin starts a new import for a search of query: the request's options
+// are the defaults (new users disabled, no roles, no user to copy roles
+// from), whatever a previous import of the session chose. Going back from
+// the summary to the options, or from the options to the results, keeps
+// the import; a new search, or the same search again after a run, begins
+// the next one.
+func (s *importSession) begin(query string) {
+	s.req = importer.LDAP{Server: s.source.Name, Query: query}
+	s.picked = nil
+}
+
+// pick records the entries picked for the import; all says that they are
+// every result of a complete search (--select all).
+func (s *importSession) pick(rows []resultRow, all bool) {
+	s.picked = make([]directory.Entry, 0, len(rows))
+	s.req.Select = nil
+	for _, r := range rows {
+		s.picked = append(s.picked, r.e)
+		if !all {
+			s.req.Select = append(s.req.Select, r.e.Name)
+		}
+	}
 }
 
 // openedMsg is the result of connecting to a source.

@@ -11,7 +11,6 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/usersync/usersync/directory"
-	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -125,7 +124,7 @@ func (s *signInScreen) Update(msg tea.Msg) tea.Cmd {
 		if s.then != nil {
 			return tea.Batch(done, s.then(s.src, msg.dir))
 		}
-		sess := &entraSession{source: s.src, dir: msg.dir, req: importer.Entra{Tenant: s.src.Name, AddNew: true}}
+		sess := &entraSession{source: s.src, dir: msg.dir, req: newEntraRequest(s.src.Name)}
 		return tea.Batch(done, replace(newEntraGroupsScreen(s.sh, sess)))
 	case entraEventMsg:
 		if !s.fresh(msg.tag) {

@@ -12,14 +12,21 @@ import (
 // Glyphs tell users from groups and show a row's state at a glance, without
 // colour as well as with it.
 const (
-	glyphUser     = "●"
-	glyphGroup    = "▣"
-	glyphCursor   = "›"
-	boxOn         = "[x]"
-	boxOff        = "[ ]"
-	boxBlocked    = "[-]"
-	glyphWarning  = "!"
-	glyphDisabled = "⊘"
+	glyphUser         = "●"
+	glyphUserDisabled = "○" // a user disabled in the directory
+	glyphGroup        = "▣"
+	glyphCursor       = "›"
+	boxOn             = "[x]"
+	boxOff            = "[ ]"
+	boxBlocked        = "[-]"
+	glyphWarning      = "!"
+
+	// The fates of a search result, in the results' gutter.
+	glyphImport    = "+" // selecting it imports it
+	glyphSync      = "↻" // imported before: selecting it synchronizes it
+	glyphBlocked   = "⊘" // the name is taken (an internal user, another source)
+	glyphInvalid   = "✗" // it cannot be imported (the action says why)
+	glyphUnchecked = "?" // it could not be checked against the store
 )
 
 // styles are the shared look of every screen. The root model rebuilds them

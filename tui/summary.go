@@ -32,8 +32,8 @@ func (m plannedMsg) target() tag { return m.tag }
 type summaryScreen struct {
 	base
 	sess    *importSession
-	search  *searchScreen
 	command string
+	args    []string // the command's arguments, for its layout
 	nUsers  int
 	nGroups int
 
@@ -46,8 +46,8 @@ type summaryScreen struct {
 	started bool
 }
 
-func newSummaryScreen(sh *shared, sess *importSession, search *searchScreen) *summaryScreen {
-	return &summaryScreen{base: newBase(sh), sess: sess, search: search}
+func newSummaryScreen(sh *shared, sess *importSession) *summaryScreen {
+	return &summaryScreen{base: newBase(sh), sess: sess}
 }
 
 // Title implements screen.
@@ -55,25 +55,17 @@ func (s *summaryScreen) Title() string { return "Summary" }
 
 // Init implements screen: read the selected groups and plan the import.
 func (s *summaryScreen) Init() tea.Cmd {
-	rows := s.search.results.Selected()
-	names := make([]string, 0, len(rows))
-	entries := make([]directory.Entry, 0, len(rows))
+	entries := s.sess.picked
 	s.nUsers, s.nGroups = 0, 0
-	for _, r := range rows {
-		names = append(names, r.e.Name)
-		entries = append(entries, r.e)
-		if r.e.Type == directory.TypeGroup {
+	for _, e := range entries {
+		if e.Type == directory.TypeGroup {
 			s.nGroups++
 		} else {
 			s.nUsers++
 		}
 	}
 	req := &s.sess.req
-	req.Server, req.Query, req.Select = s.sess.source.Name, s.search.query, nil
-	if !(s.search.complete && s.search.results.AllSelected()) {
-		req.Select = names
-	}
-	s.command = req.CommandLine()
+	s.command, s.args = req.CommandLine(), req.Args()
 	in := store.Input{Source: req.Server, Actor: s.sh.cfg.Actor, Command: s.command, Options: req.Options()}
 	s.planning, s.planned, s.err, s.started = true, nil, "", false
 	s.render()
@@ -104,8 +96,9 @@ func (s *summaryScreen) SetSize(w, h int) {
 func (s *summaryScreen) Help() helpMap {
 	k := s.sh.keys
 	return helpMap{
-		short: []key.Binding{with(k.Enter, "import"), k.Up, k.Down, with(k.Back, "options")},
-		full:  [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"), with(k.Back, "back to the options")}},
+		short: []key.Binding{with(k.Enter, "import"), k.Yank, k.Up, k.Down, with(k.Back, "options")},
+		full: [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"),
+			with(k.Yank, "copy the command line (OSC 52)"), with(k.Back, "back to the options")}},
 	}
 }
 
@@ -130,6 +123,8 @@ func (s *summaryScreen) Update(msg tea.Msg) tea.Cmd {
 		case s.p.Navigate(msg, k):
 		case key.Matches(msg, k.Enter):
 			return s.start()
+		case key.Matches(msg, k.Yank):
+			return copyCommand(s.command)
 		case key.Matches(msg, k.Back):
 			return back()
 		}
@@ -153,7 +148,7 @@ func (s *summaryScreen) start() tea.Cmd {
 		title:    fmt.Sprintf("Importing from %s", s.sess.source.Name),
 		in:       s.planned.prepared.Input,
 		total:    planTotal(s.planned.run),
-		returnTo: s.search.ID(),
+		returnTo: s.sess.home,
 		verb:     "import",
 	}
 	return push(newProgressScreen(s.sh, j))
@@ -232,8 +227,8 @@ func (s *summaryScreen) render() {
 			}
 		}
 	}
-	add("", st.heading.Render("The same import from a script"))
-	for _, l := range wrapHard(visible.String(s.command), max(10, w-2)) {
+	add("", st.heading.Render("The same import from a script")+st.dim.Render("  (y copies it as one line)"))
+	for _, l := range commandLines(s.args, max(10, w-2)) {
 		add("  " + l)
 	}
 	s.p.SetLines(lines)
@@ -273,4 +268,11 @@ func (s *summaryScreen) View() string {
 		footer += "  " + st.dim.Render(more)
 	}
 	return s.p.View() + "\n" + footer
+}
+
+// copyCommand puts command on the clipboard of the person's terminal
+// (OSC 52: it works over SSH), as one line, and says so.
+func copyCommand(command string) tea.Cmd {
+	return tea.Batch(tea.SetClipboard(command),
+		status("Copied the command, as one line."))
 }

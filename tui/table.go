@@ -214,6 +214,15 @@ func (t *table[T]) Visible() (from, to int) {
 	return t.offset, min(len(t.view), t.offset+t.height)
 }
 
+// Mark returns how to put the cursor and the window back where they are.
+func (t *table[T]) Mark() (restore func()) {
+	cursor, offset := t.cursor, t.offset
+	return func() {
+		t.cursor, t.offset = cursor, offset
+		t.clamp()
+	}
+}
+
 // Navigate applies a movement key; it reports whether msg was one.
 func (t *table[T]) Navigate(msg tea.KeyPressMsg, k *keyMap) bool {
 	switch {

@@ -307,16 +307,16 @@ func (s *usersScreen) menu() tea.Cmd {
 			return nil
 		}
 		g := s.groups.Item(i)
-		sync := menuItem{label: "Synchronize group", msg: menuChoiceMsg{tag: tg, action: "sync"}}
-		if g.Kind != store.External {
-			sync.disabled = "An internal group has no directory to synchronize from."
-		} else if s.sh.cfg.ReadOnly {
-			sync.disabled = "Read-only session: synchronizing is not allowed."
+		items := []menuItem{{label: "Group details", msg: menuChoiceMsg{tag: tg, action: "open"}}}
+		if g.Kind == store.External {
+			// An internal group has nothing to synchronize from: not offered.
+			sync := menuItem{label: "Synchronize group", msg: menuChoiceMsg{tag: tg, action: "sync"}}
+			if s.sh.cfg.ReadOnly {
+				sync.disabled = "Read-only session: synchronizing is not allowed."
+			}
+			items = append(items, sync)
 		}
-		return push(newMenu(s.sh, "Group "+g.Name, []menuItem{
-			{label: "Group details", msg: menuChoiceMsg{tag: tg, action: "open"}},
-			sync,
-		}))
+		return push(newMenu(s.sh, "Group "+g.Name, items))
 	}
 	i, ok := s.users.Current()
 	if !ok {

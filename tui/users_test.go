@@ -104,8 +104,8 @@ func TestUsers_GroupMenuOffersSyncOnlyForExternalGroups(t *testing.T) {
 	s.Update(keyPress("4"))
 	msgs := flatten(t, s.Update(keyPress("m")))
 	menu := msgs[0].(pushMsg).s.(*menuScreen)
-	if menu.items[1].label != "Synchronize group" || menu.items[1].disabled == "" {
-		t.Fatalf("internal group's menu: %+v", menu.items)
+	if len(menu.items) != 1 || menu.items[0].label != "Group details" {
+		t.Fatalf("internal group's menu offers more than its details: %+v", menu.items)
 	}
 	s.Update(keyPress("down"))
 	msgs = flatten(t, s.Update(keyPress(".")))
@@ -218,8 +218,10 @@ func TestSummary_ShowsPlanWarningsAndCommand(t *testing.T) {
 	startSearch(t, search, "an*")
 	search.Update(batchMsg{tag: search.tag(), rows: anRows(), done: true})
 	search.Update(keyPress("a"))
-	search.sess.req = importer.LDAP{Enable: true, Roles: []store.Assignment{{Role: "Viewer", Scope: "global"}}}
-	s := newSummaryScreen(sh, search.sess, search)
+	search.Update(keyPress("enter")) // on to the options: the ticked rows are the import's
+	search.sess.req.Enable = true
+	search.sess.req.Roles = []store.Assignment{{Role: "Viewer", Scope: "global"}}
+	s := newSummaryScreen(sh, search.sess)
 	s.SetSize(80, 22)
 	s.Init() // the plan runs in a command: the test answers it
 	run := &store.Run{Status: store.RunPlanned, Counts: store.Counts{Created: 1, Updated: 2, Skipped: 1},
@@ -244,7 +246,7 @@ func TestSummary_ShowsPlanWarningsAndCommand(t *testing.T) {
 func TestSummary_ReadOnlyRefusesToImport(t *testing.T) {
 	search, _ := newTestSearch(t)
 	sh := testShared(Config{ReadOnly: true})
-	s := newSummaryScreen(sh, search.sess, search)
+	s := newSummaryScreen(sh, search.sess)
 	s.SetSize(80, 22)
 	s.renew()
 	s.Update(plannedMsg{tag: s.tag(), run: &store.Run{}})
@@ -258,7 +260,7 @@ func TestSummary_ReadOnlyRefusesToImport(t *testing.T) {
 // progress screen arrives, starts nothing.
 func TestSummary_TwoEntersStartOneImport(t *testing.T) {
 	search, sh := newTestSearch(t)
-	s := newSummaryScreen(sh, search.sess, search)
+	s := newSummaryScreen(sh, search.sess)
 	s.SetSize(80, 22)
 	s.renew()
 	s.Update(plannedMsg{tag: s.tag(), run: &store.Run{}, prepared: &importer.Prepared{}})
