@@ -198,7 +198,7 @@ func TestBackup_IsAPrivateCheckedCopyAndNeverOverwritesUnasked(t *testing.T) {
 func TestBackup_OfADamagedStoreWritesNothing(t *testing.T) {
 	t.Parallel()
 	path := buildRealStore(t, 300)
-	flipInValue(t, path, []byte("user000123@example.com"))
+	flipInValue(t, path, []byte("uid=user000123,ou=people")) // only in the user record's value
 	st, err := Open(path, &OpenOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
