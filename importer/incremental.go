@@ -50,7 +50,28 @@ func readIncremental(ctx context.Context, st *store.Store, dir directory.Directo
 			return nil, "", false, err
 		}
 		reads += ch.Reads
+		// The groups a changed or deleted user belongs to, from the store's
+		// own memberships: the others, if the feed says nothing about them
+		// either, only take the new cookie.
+		var touched map[string]bool
+		if !ch.Presence() {
+			ids := append([]string(nil), ch.Deleted...)
+			for _, e := range ch.Entries {
+				if e.Type == directory.TypeUser {
+					ids = append(ids, e.ExternalID)
+				}
+			}
+			if touched, err = st.GroupsHolding(dir.Name(), ids); err != nil {
+				return nil, "", false, err
+			}
+		}
 		for _, g := range byCookie[k] {
+			if touched != nil && untouched(g, ch, touched) {
+				gis = append(gis, store.GroupInput{Cookie: ch.Cookie, Unchanged: true, Read: &directory.GroupRead{
+					Group: directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1},
+				}})
+				continue
+			}
 			gi, n, err := fromChanges(ctx, st, dir, g, ch)
 			if err != nil {
 				return nil, "", false, err
@@ -175,4 +196,39 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 		}
 	}
 	return gi, n, nil
+}
+
+// untouched reports whether nothing in ch concerns group g: not the group,
+// its membership, its nested groups, nor (touched) any of its members.
+func untouched(g store.Group, ch *directory.Changes, touched map[string]bool) bool {
+	if touched[g.ExternalID] {
+		return false
+	}
+	for _, id := range append([]string{g.ExternalID}, g.Nested...) {
+		if _, ok := ch.Members[id]; ok {
+			return false
+		}
+		if _, ok := ch.MembersAdded[id]; ok {
+			return false
+		}
+		if _, ok := ch.MembersRemoved[id]; ok {
+			return false
+		}
+		for _, d := range ch.Deleted {
+			if d == id {
+				return false
+			}
+		}
+	}
+	for _, e := range ch.Entries {
+		if e.ExternalID == g.ExternalID {
+			return false
+		}
+		for _, n := range g.Nested {
+			if e.ExternalID == n {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -21,6 +21,10 @@ type Env struct {
 	Actor string
 	// Progress, if not nil, hears from an apply after every batch.
 	Progress func(store.Progress)
+	// SkipUnchanged makes a sync whose change feed shows nothing changed
+	// in any of its groups return an Outcome without a run: nothing is
+	// journaled (a watch's quiet rounds).
+	SkipUnchanged bool
 }
 
 // Outcome is a request planned or applied: its run (planned, or as
@@ -245,7 +249,25 @@ func (o *Sync) Run(ctx context.Context, env Env, dir directory.Directory, groups
 		}
 		return nil, err
 	}
+	if env.SkipUnchanged && p.unchanged() {
+		return &Outcome{}, nil
+	}
 	return p.run(ctx, env, apply)
+}
+
+// unchanged reports whether p is an incremental read in which nothing
+// changed in any group.
+func (p *Prepared) unchanged() bool {
+	in := &p.Input
+	if in.Mode != store.ModeIncremental || in.Incomplete != "" || len(in.Users) > 0 {
+		return false
+	}
+	for _, g := range in.Groups {
+		if !g.Unchanged {
+			return false
+		}
+	}
+	return true
 }
 
 // Unreachable journals a sync whose directory could not even be opened

@@ -284,6 +284,10 @@ type GroupInput struct {
 	// entries did not change (a read of the changes only): they stay
 	// members, and are neither read nor journaled again.
 	Kept []string
+	// Unchanged says the directory's change feed shows nothing changed in
+	// the group, its membership or its members since its cookie: only the
+	// new cookie is written (Read holds the group alone).
+	Unchanged bool
 	// Deleted are external IDs of current store members that the directory
 	// confirmed no longer exist: they are disabled (only when the read is
 	// complete).

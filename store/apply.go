@@ -419,6 +419,17 @@ func (r *runner) syncMembers(s kv, g *groupState, out []RunEntry) ([]RunEntry, e
 	if err != nil {
 		return out, err
 	}
+	if g.in.Unchanged {
+		if !g.syncRemoved {
+			return out, nil
+		}
+		ng := *grp
+		ng.Synced = r.now
+		if g.in.Cookie != nil {
+			ng.Feed = g.in.Cookie
+		}
+		return out, putGroup(s, g.id, grp, &ng)
+	}
 	removed, disabled, n, err := r.departures(s, g, g.id)
 	if err != nil {
 		return out, err

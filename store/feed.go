@@ -6,6 +6,36 @@ import (
 	"github.com/usersync/usersync/directory"
 )
 
+// GroupsHolding returns the external IDs of the groups imported from source
+// that hold any of the users of source with the given external IDs: the
+// groups a change to those users touches.
+func (s *Store) GroupsHolding(source string, userExtIDs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.view(func(t *txKV) error {
+		for _, ext := range userExtIDs {
+			uid := userIDByExt(t, source, ext)
+			if uid == 0 {
+				continue
+			}
+			gids, err := memberOf(t, uid)
+			if err != nil {
+				return err
+			}
+			for _, gid := range gids {
+				g, err := getGroup(t, gid)
+				if err != nil {
+					return err
+				}
+				if g.Kind == External && g.Source == source {
+					out[g.ExternalID] = true
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // MemberEntries returns the members of the group imported from source with
 // the given external ID, as the directory described them when they were
 // last read (the store's copy of their directory fields), for a sync that

@@ -257,7 +257,13 @@ func memberNames(s kv, gid uint64) ([]string, error) {
 }
 
 // ListGroups returns groups sorted by name, with Members filled.
-func (s *Store) ListGroups() ([]Group, error) {
+func (s *Store) ListGroups() ([]Group, error) { return s.listGroups(true) }
+
+// ListGroupsBrief returns every group sorted by name, without Members (a
+// sync of every group needs the groups, not their members' names).
+func (s *Store) ListGroupsBrief() ([]Group, error) { return s.listGroups(false) }
+
+func (s *Store) listGroups(withMembers bool) ([]Group, error) {
 	groups := []Group{}
 	err := s.view(func(t *txKV) error {
 		c := t.bs[bGroupName].Cursor()
@@ -273,8 +279,10 @@ func (s *Store) ListGroups() ([]Group, error) {
 				return err
 			}
 			out := g.group()
-			if out.Members, err = memberNames(t, id); err != nil {
-				return err
+			if withMembers {
+				if out.Members, err = memberNames(t, id); err != nil {
+					return err
+				}
 			}
 			groups = append(groups, out)
 		}

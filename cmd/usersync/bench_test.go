@@ -273,3 +273,72 @@ disabled = "employeeType"
 	b.ReportMetric(100*float64(incr)/float64(full), "incremental-%")
 	b.ReportMetric(float64(reads), "entries-read")
 }
+
+// BenchmarkWatchLatency: `usersync sync --all --watch --interval 200ms`
+// runs against a slapd with syncprov (10k users in 20 groups); each round
+// of the benchmark changes a user's mail in slapd and measures how long it
+// takes to show in the store (read with `users show`, as another process
+// would). Goal: within 2 s.
+//
+//	go test -run '^$' -bench WatchLatency -benchtime 5x ./cmd/usersync/
+func BenchmarkWatchLatency(b *testing.B) {
+	slapdtest.Require(b)
+	data := slapdtest.NewData(slapdtest.DefaultSuffix)
+	dns := data.AddRealisticUsers(10_000, 20)
+	srv := slapdtest.Start(b, slapdtest.Options{Data: data, SyncProv: &slapdtest.SyncProv{SessionLog: 10_000}})
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "usersync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	config := filepath.Join(dir, "config.toml")
+	err := os.WriteFile(config, fmt.Appendf(nil, `[[ldap]]
+name = "dc01"
+url = %q
+base_dn = %q
+bind_dn = %q
+bind_password_env = "DC01_PASSWORD"
+flavor = "openldap"
+allow_insecure = true
+`, srv.URL, srv.Suffix, srv.BindDN), 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := append(os.Environ(), "USERSYNC_CONFIG="+config, "USERSYNC_STORE="+filepath.Join(dir, "store.db"), "DC01_PASSWORD="+srv.BindPassword)
+	run := func(args ...string) []byte {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, _ := cmd.Output()
+		return out
+	}
+	run("import", "ldap", "--server", "dc01", "--query", "(objectClass=groupOfNames)", "--select", "all", "--enable", "--yes")
+	run("sync", "--all", "--yes")
+	watch := exec.Command(bin, "sync", "--all", "--watch", "--interval", "200ms")
+	watch.Env = env
+	if err := watch.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { watch.Process.Signal(os.Interrupt); watch.Wait() }()
+	conn := srv.Conn(b)
+	var total, worst time.Duration
+	for i := 0; b.Loop(); i++ {
+		mail := fmt.Sprintf("watched%d@corp.example.com", i)
+		mod := goldap.NewModifyRequest(dns[i], nil)
+		mod.Replace("mail", []string{mail})
+		start := time.Now()
+		if err := conn.Modify(mod); err != nil {
+			b.Fatal(err)
+		}
+		for !bytes.Contains(run("users", "show", fmt.Sprintf("user%06d", i), "--json"), []byte(mail)) {
+			if time.Since(start) > 30*time.Second {
+				b.Fatalf("the change to user%06d never reached the store", i)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		d := time.Since(start)
+		total += d
+		worst = max(worst, d)
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "latency-s")
+	b.ReportMetric(worst.Seconds(), "worst-s")
+}

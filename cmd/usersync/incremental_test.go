@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -198,5 +199,55 @@ func TestSync_KilledIncrementalSyncConverges(t *testing.T) {
 		if c := audit.Counts; c.Created+c.Updated+c.Removed+c.Disabled != 0 {
 			t.Fatalf("round %d (killed after %v): a full read would still change %+v: %v", round, delay, c, audit.Entries)
 		}
+	}
+}
+
+// TestSync_WatchAppliesChangesAsTheyCome: sync --all --watch keeps running,
+// applies a change made in slapd while it runs, leaves the
+// store to other commands between rounds, journals nothing for quiet
+// rounds, and stops on SIGTERM with exit 0.
+func TestSync_WatchAppliesChangesAsTheyCome(t *testing.T) {
+	srv, dns := feedDirectory(t)
+	e := newEnv(t)
+	configureFeed(e, srv)
+	e.ok("import", "ldap", "--server", "dc01", "--query", "Support", "--enable", "--yes")
+	e.ok("sync", "Support", "--yes") // the cookie
+
+	cmd := exec.Command(binary, "sync", "--all", "--watch", "--interval", "300ms", "--json")
+	cmd.Env = append(os.Environ(), "USERSYNC_STORE="+e.store, "USERSYNC_CONFIG="+e.config, "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, e.extra...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	time.Sleep(time.Second) // a few quiet rounds
+
+	srv.Modify(t, dns["p250"], func(m *goldap.ModifyRequest) { m.Replace("mail", []string{"p250@watched.example.com"}) })
+	changed := time.Now()
+	var seen time.Duration
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r := e.run("users", "show", "p250", "--json")
+		if r.code == 0 && strings.Contains(r.stdout, "p250@watched.example.com") {
+			seen = time.Since(changed)
+			break
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("the change never reached the store\nstdout %s\nstderr %s", stdout.String(), stderr.String())
+	}
+	// How fast is a benchmark's business (BenchmarkWatchLatency); here the
+	// change only has to arrive while the watch runs.
+	t.Logf("the change was in the store %v after it was made in slapd", seen)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the watch did not stop cleanly on SIGTERM: %v\n%s", err, stderr.String())
+	}
+	runs := jsonLines(t, stdout.String())
+	if len(runs) != 1 || runs[0].Mode != "incremental" || runs[0].Counts.Updated != 1 {
+		t.Errorf("the watch journaled %d runs, want the one that applied the change: %+v", len(runs), runs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,8 @@ import (
 func (a *app) syncCommand() *cobra.Command {
 	var o importer.Sync
 	var out output
+	var watch bool
+	var interval time.Duration
 	cmd := &cobra.Command{
 		Use:   "sync [GROUP ...] | --all",
 		Short: "Synchronize imported groups with their directories",
@@ -29,6 +32,17 @@ code 4. A group whose sync would remove or disable more than 10% of its
 members (or 500 users, whichever is smaller) is left as it is and reported as
 failed unless --force is given.
 
+A group that holds a change-feed cookie from its last complete read is read
+incrementally when its directory offers a feed (OpenLDAP syncprov): only what
+changed since. --full reads everything; without --yes it is the drift audit.
+
+--watch keeps running, for a service: every --interval it reads the changes
+and applies them (one run per round that changed something; a round with
+nothing to apply journals nothing), holding the store only during a round, so
+that other usersync commands and the TUI go on working between rounds. A lost
+directory is retried with a growing pause, removing nothing meanwhile.
+SIGTERM or Ctrl+C stops it between rounds (exit 0).
+
 Without --yes it prints the plan and changes nothing. With --json, one run
 object is printed per directory synchronized (JSON Lines).`,
 		Example: `  usersync sync --all --yes --json >> /var/log/usersync.jsonl   # from cron`,
@@ -37,11 +51,20 @@ object is printed per directory synchronized (JSON Lines).`,
 			if err := o.Check(); err != nil {
 				return usageErrorf("%v", err)
 			}
+			if watch {
+				if interval <= 0 {
+					return usageErrorf("--interval must be positive (e.g. 30s)")
+				}
+				out.yes = true // a watch applies: it is a service, not a plan
+				return a.watch(cmd.Context(), &o, out, commandLine(os.Args[1:]), interval)
+			}
 			return a.sync(cmd.Context(), &o, out, commandLine(os.Args[1:]))
 		},
 	}
 	o.Flags(cmd.Flags())
 	out.flags(cmd, "changes")
+	cmd.Flags().BoolVar(&watch, "watch", false, "keep running: apply the changes every --interval until SIGTERM or Ctrl+C (implies --yes)")
+	cmd.Flags().DurationVar(&interval, "interval", 30*time.Second, "with --watch, the pause between two reads of the changes")
 	cmd.ValidArgsFunction = a.completeGroups
 	return cmd
 }
@@ -53,7 +76,7 @@ func (a *app) sync(ctx context.Context, o *importer.Sync, out output, command st
 	}
 	var groups []store.Group
 	if o.All {
-		all, err := st.ListGroups()
+		all, err := st.ListGroupsBrief()
 		if err != nil {
 			return err
 		}
@@ -133,5 +156,42 @@ func (a *app) syncSource(ctx context.Context, st *store.Store, o *importer.Sync,
 	if res == nil && err != nil {
 		return fmt.Errorf("%w\nNothing was changed.", err)
 	}
+	if a.watchRound && err == nil && res != nil && res.Run == nil {
+		return nil // nothing changed: a watch journals nothing
+	}
 	return a.report(res, err, out)
+}
+
+// watch synchronizes every interval until ctx is done (SIGTERM, Ctrl+C:
+// exit 0). Each round opens the store and the directories, applies what
+// changed, and closes them again: between rounds the store is free for
+// other usersync processes. A round that fails (a directory lost, the
+// store in use) is retried after a pause that doubles up to interval.
+func (a *app) watch(ctx context.Context, o *importer.Sync, out output, command string, interval time.Duration) error {
+	fmt.Fprintf(a.stderr, "usersync: watching for changes every %s; SIGTERM or Ctrl+C stops.\n", interval)
+	pause := time.Second
+	for {
+		a.watchRound = true
+		err := a.sync(ctx, o, out, command)
+		a.watchRound = false
+		a.close() // release the store until the next round
+		if ctx.Err() != nil {
+			fmt.Fprintln(a.stderr, "usersync: stopped watching.")
+			return nil
+		}
+		wait := interval
+		switch code := exitCode(err); {
+		case err == nil, code == exitEntryError, code == exitIncomplete:
+			pause = time.Second
+		default:
+			fmt.Fprintf(a.stderr, "%s usersync: %s; trying again in %s\n", time.Now().Format(time.DateTime), err, pause)
+			wait, pause = pause, min(2*pause, interval)
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(a.stderr, "usersync: stopped watching.")
+			return nil
+		case <-time.After(wait):
+		}
+	}
 }
