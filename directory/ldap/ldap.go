@@ -50,6 +50,9 @@ type Directory struct {
 	// paging is false only when the root DSE lists controls and the paged
 	// results control is not among them.
 	paging bool
+	// goldapOnly runs every search through go-ldap, none on a bulk
+	// connection: for tests and benchmarks that compare the two.
+	goldapOnly bool
 }
 
 var _ directory.Directory = (*Directory)(nil)
