@@ -325,14 +325,43 @@ type bulkPool struct {
 	lost, stalled atomic.Bool
 }
 
-// take returns the idle bulk connection, or opens one.
-func (p *bulkPool) take(ctx context.Context, c *connector) (*bulkConn, error) {
+// bulkOpenError is a bulk connection that could not be opened.
+type bulkOpenError struct{ err error }
+
+func (e *bulkOpenError) Error() string { return e.err.Error() }
+func (e *bulkOpenError) Unwrap() error { return e.err }
+
+// search runs req on a connection of the pool's (see bulkConn.search),
+// and reports whether the server left it unanswered for the timeout. A
+// failure to open one is a *bulkOpenError. A kept connection the server
+// closed while it sat idle (an idle timeout, a notice of disconnection) is
+// replaced once, when the search had read nothing from it.
+func (p *bulkPool) search(ctx context.Context, c *connector, req searchReq, pageSize int, fn func(*entryView) error, ref func(string)) (n int, stalled bool, err error) {
+	for retried := false; ; retried = true {
+		b, reused, err := p.take(ctx, c)
+		if err != nil {
+			return 0, false, err
+		}
+		refs := 0
+		n, err = b.search(ctx, req, pageSize, fn, func(uri string) { refs++; ref(uri) })
+		stalled = b.watch.isStalled()
+		if reused && !retried && n == 0 && refs == 0 && b.broken && !b.interrupted && !stalled &&
+			goldap.IsErrorWithCode(err, goldap.ErrorNetwork) {
+			p.drop(b)
+			continue
+		}
+		p.put(b)
+		return n, stalled, err
+	}
+}
+
+// take returns the idle bulk connection (reused), or opens one.
+func (p *bulkPool) take(ctx context.Context, c *connector) (b *bulkConn, reused bool, err error) {
 	p.mu.Lock()
-	b := p.idle
-	p.idle = nil
+	b, p.idle = p.idle, nil
 	p.mu.Unlock()
+	reused = b != nil
 	if b == nil {
-		var err error
 		if b, err = c.openBulk(ctx); err != nil {
 			if ctx.Err() == nil {
 				p.lost.Store(true)
@@ -340,20 +369,28 @@ func (p *bulkPool) take(ctx context.Context, c *connector) (*bulkConn, error) {
 					p.stalled.Store(true)
 				}
 			}
-			return nil, err
+			return nil, false, &bulkOpenError{err}
 		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		b.close()
-		return nil, errSessionClosed
+		return nil, false, errSessionClosed
 	}
 	if p.busy == nil {
 		p.busy = map[*bulkConn]bool{}
 	}
 	p.busy[b] = true
-	return b, nil
+	return b, reused, nil
+}
+
+// drop closes a connection take returned, without counting it lost.
+func (p *bulkPool) drop(b *bulkConn) {
+	p.mu.Lock()
+	delete(p.busy, b)
+	p.mu.Unlock()
+	b.close()
 }
 
 // put gives back a connection take returned: kept for the next search when

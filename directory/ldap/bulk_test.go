@@ -3,6 +3,7 @@ package ldap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -307,7 +308,7 @@ func TestBulkPool_CloseStopsTheSearchesInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	var p bulkPool
-	b, err := p.take(context.Background(), c)
+	b, _, err := p.take(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,78 @@ func TestBulkPool_CloseStopsTheSearchesInUse(t *testing.T) {
 	if p.lost.Load() {
 		t.Error("a closed session's connection counted as lost")
 	}
-	if _, err := p.take(context.Background(), c); err == nil {
+	if _, _, err := p.take(context.Background(), c); err == nil {
 		t.Error("a closed pool handed out a connection")
+	}
+}
+
+// A kept connection the server closed while it sat idle is replaced, once,
+// when the search read nothing from it; one that had delivered entries is
+// not, and neither is a new one.
+func TestBulkPool_ReplacesAConnectionClosedWhileIdle(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[net.Conn]int{}
+	// number is the order in which c first asked for something.
+	number := func(c net.Conn) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := conns[c]; !ok {
+			conns[c] = len(conns) + 1
+		}
+		return conns[c]
+	}
+	s := startFake(t, func(c net.Conn, req *ber.Packet) {
+		if req.Children[1].Tag != opSearchRequest {
+			return
+		}
+		id := requestID(req)
+		switch req.Children[1].Children[0].Value {
+		case "dc=idle-timeout": // the first connection is closed once idle
+			c.Write(user(id, fmt.Sprint("conn", number(c))))
+			c.Write(doneMessage(id, 0, "", nil, nil))
+			if number(c) == 1 {
+				time.Sleep(50 * time.Millisecond)
+				c.Close()
+			}
+		case "dc=cut": // cut after an entry, on every connection
+			c.Write(user(id, "a"))
+			c.Close()
+		}
+	})
+	c, err := newConnector(Config{Name: "fake", URL: "ldap://" + s.addr, Timeout: Duration{5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(p *bulkPool, base string) ([]string, error) {
+		var uids []string
+		req := everyone
+		req.base = base
+		_, _, err := p.search(context.Background(), c, req, 0, func(v *entryView) error {
+			uids = append(uids, string(v.first("uid")))
+			return nil
+		}, func(string) {})
+		return uids, err
+	}
+
+	var p bulkPool
+	defer p.close()
+	if uids, err := run(&p, "dc=idle-timeout"); err != nil || !slices.Equal(uids, []string{"conn1"}) {
+		t.Fatalf("first search: %v, %v", uids, err)
+	}
+	time.Sleep(200 * time.Millisecond) // the server closes the idle connection
+	if uids, err := run(&p, "dc=idle-timeout"); err != nil || !slices.Equal(uids, []string{"conn2"}) {
+		t.Errorf("search after the idle connection was closed: %v, %v; want a new connection's answer", uids, err)
+	}
+	if p.lost.Load() {
+		t.Error("a connection closed while idle gave up the session")
+	}
+
+	var q bulkPool
+	defer q.close()
+	if uids, err := run(&q, "dc=cut"); !goldap.IsErrorWithCode(err, goldap.ErrorNetwork) || len(uids) != 1 {
+		t.Errorf("a search cut after an entry: %v, %v; want the entry and the loss", uids, err)
+	}
+	if !q.lost.Load() {
+		t.Error("a connection lost in the middle of a search did not give up the session")
 	}
 }

@@ -122,16 +122,6 @@ func (d *Directory) bulk(req searchReq) bool { return !req.noPaging && !d.goldap
 
 // streamBulk is stream on a bulk connection of the session's.
 func (d *Directory) streamBulk(ctx context.Context, conn *session, req searchReq, fn func(*entryView) error) ([]string, error) {
-	b, err := conn.bulk.take(ctx, d.c)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		return nil, &directory.IncompleteError{Reason: "cancelled after 0 entries", Err: ctx.Err()}
-	case errors.As(err, new(*noAnswerError)):
-		return nil, &directory.IncompleteError{Reason: "connecting for the search under " + req.base, Err: err}
-	default:
-		return nil, fmt.Errorf("connecting for the search under %s: %w", req.base, err)
-	}
 	pageSize := 0
 	if d.paging {
 		pageSize = d.pageSize
@@ -140,13 +130,12 @@ func (d *Directory) streamBulk(ctx context.Context, conn *session, req searchReq
 		refs  []string
 		fnErr error
 	)
-	n, err := b.search(ctx, req, pageSize, func(v *entryView) error {
+	n, stalled, err := conn.bulk.search(ctx, d.c, req, pageSize, func(v *entryView) error {
 		fnErr = fn(v)
 		return fnErr
 	}, func(ref string) { refs = append(refs, ref) })
-	stalled := b.watch.isStalled()
-	conn.bulk.put(b)
 
+	var open *bulkOpenError
 	switch {
 	case fnErr != nil:
 		return refs, fnErr
@@ -154,6 +143,10 @@ func (d *Directory) streamBulk(ctx context.Context, conn *session, req searchReq
 		return refs, &directory.IncompleteError{Reason: d.c.noAnswer(fmt.Sprintf("after %d entries", n)).Error()}
 	case ctx.Err() != nil:
 		return refs, &directory.IncompleteError{Reason: fmt.Sprintf("cancelled after %d entries", n), Err: ctx.Err()}
+	case errors.As(err, &open) && errors.As(err, new(*noAnswerError)):
+		return nil, &directory.IncompleteError{Reason: "connecting for the search under " + req.base, Err: open.err}
+	case open != nil:
+		return nil, fmt.Errorf("connecting for the search under %s: %w", req.base, open.err)
 	case err != nil:
 		return refs, d.searchError(req, n, err)
 	}
