@@ -150,7 +150,7 @@ func (b *bulkConn) call(req []byte, id int64, op uint32) error {
 }
 
 // send writes one request. A server that takes none of it for the timeout
-// is given up (its connection is closed).
+// is given up: the connection is broken.
 func (b *bulkConn) send(msg []byte) error {
 	_ = b.watch.SetWriteDeadline(time.Now().Add(b.c.timeout))
 	_, err := b.conn.Write(msg)
@@ -373,15 +373,18 @@ func (p *bulkPool) take(ctx context.Context, c *connector) (b *bulkConn, reused 
 		}
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	closed := p.closed
+	if !closed {
+		if p.busy == nil {
+			p.busy = map[*bulkConn]bool{}
+		}
+		p.busy[b] = true
+	}
+	p.mu.Unlock()
+	if closed {
 		b.close()
 		return nil, false, errSessionClosed
 	}
-	if p.busy == nil {
-		p.busy = map[*bulkConn]bool{}
-	}
-	p.busy[b] = true
 	return b, reused, nil
 }
 

@@ -332,9 +332,9 @@ func pagingCookie(controls []byte) ([]byte, bool, error) {
 	return nil, false, nil
 }
 
-// maxKeptValues bounds the capacity of the value list an entryView keeps
-// between entries: past it (a group entry with every member), the next
-// entry starts a new one.
+// maxKeptValues bounds the capacity of the value and attribute lists an
+// entryView keeps between entries: past it (a group entry with every
+// member), the next entry starts new ones.
 const maxKeptValues = 4096
 
 // decode fills v with the SearchResultEntry whose contents are content, in
@@ -345,6 +345,9 @@ const maxKeptValues = 4096
 func (v *entryView) decode(content []byte) error {
 	if cap(v.vals) > maxKeptValues {
 		v.vals = nil
+	}
+	if cap(v.attrs) > maxKeptValues {
+		v.attrs = nil
 	}
 	v.dn, v.attrs, v.vals = nil, v.attrs[:0], v.vals[:0]
 	dn, rest, err := readElement(content)
