@@ -137,19 +137,9 @@ func unwrapOp(err error) error {
 func (c *connector) secure(ctx context.Context, raw *watchConn) (*session, string, error) {
 	switch {
 	case c.scheme == "ldaps":
-		tc := tls.Client(raw, c.tls)
-		raw.begin()
-		err := tc.HandshakeContext(ctx)
-		raw.end()
+		tc, err := c.handshake(ctx, raw, "TLS")
 		if err != nil {
-			_ = raw.Close()
-			switch {
-			case ctx.Err() != nil:
-				return nil, "", fmt.Errorf("TLS with %s: %w", c.hostport, ctx.Err())
-			case raw.isStalled():
-				return nil, "", fmt.Errorf("TLS with %s: %w", c.hostport, c.noAnswer("during the TLS handshake"))
-			}
-			return nil, "", c.tlsError(err)
+			return nil, "", err
 		}
 		s := &session{Conn: goldap.NewConn(tc, true), watch: raw}
 		s.Start()
@@ -179,6 +169,27 @@ func (c *connector) secure(ctx context.Context, raw *watchConn) (*session, strin
 		s.Start()
 		return s, "not encrypted", nil
 	}
+}
+
+// handshake runs the TLS handshake over raw, watched, for step what ("TLS"
+// for ldaps, "StartTLS"), and turns a failure into advice; raw is closed
+// then.
+func (c *connector) handshake(ctx context.Context, raw *watchConn, what string) (*tls.Conn, error) {
+	tc := tls.Client(raw, c.tls)
+	raw.begin()
+	err := tc.HandshakeContext(ctx)
+	raw.end()
+	if err != nil {
+		_ = raw.Close()
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("%s with %s: %w", what, c.hostport, ctx.Err())
+		case raw.isStalled():
+			return nil, fmt.Errorf("%s with %s: %w", what, c.hostport, c.noAnswer("during the TLS handshake"))
+		}
+		return nil, c.tlsError(err)
+	}
+	return tc, nil
 }
 
 func (c *connector) tlsDetail(st tls.ConnectionState) string {
@@ -243,6 +254,16 @@ func (c *connector) passwordSource() string {
 // unencrypted connection unless allow_insecure is set. The password never
 // appears in an error.
 func (c *connector) bind(ctx context.Context, conn *session, encrypted bool) (string, error) {
+	do := func(dn, password string) error {
+		return conn.waitFor(func() error { return conn.Bind(dn, password) })
+	}
+	return c.bindWith(ctx, encrypted, do, func() { _ = conn.Close() }, conn.stalled)
+}
+
+// bindWith is bind through any connection: do is its simple bind, closeConn
+// ends it when ctx is cancelled, stalled reports whether its watchdog gave
+// up on it.
+func (c *connector) bindWith(ctx context.Context, encrypted bool, do func(dn, password string) error, closeConn func(), stalled func() bool) (string, error) {
 	if c.cfg.BindDN == "" {
 		return "anonymous (no bind_dn)", nil
 	}
@@ -252,8 +273,8 @@ func (c *connector) bind(ctx context.Context, conn *session, encrypted bool) (st
 	if c.cfg.Password == "" {
 		return "", fmt.Errorf("bind as %s: no password — set bind_password_env or bind_password_file, or enter it when asked", c.cfg.BindDN)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	err := conn.waitFor(func() error { return conn.Bind(c.cfg.BindDN, c.cfg.Password) })
+	stop := context.AfterFunc(ctx, closeConn)
+	err := do(c.cfg.BindDN, c.cfg.Password)
 	stop()
 	if err == nil {
 		return "as " + c.cfg.BindDN, nil
@@ -261,7 +282,7 @@ func (c *connector) bind(ctx context.Context, conn *session, encrypted bool) (st
 	if ctx.Err() != nil {
 		return "", fmt.Errorf("bind as %s: %w", c.cfg.BindDN, ctx.Err())
 	}
-	if conn.stalled() {
+	if stalled() {
 		return "", fmt.Errorf("bind as %s: %w", c.cfg.BindDN, c.noAnswer(""))
 	}
 	detail := ""

@@ -1,5 +1,7 @@
 // Package ldap reads users and groups from LDAP servers — OpenLDAP, Active
-// Directory and FreeIPA — for usersync, through github.com/go-ldap/ldap/v3.
+// Directory and FreeIPA — for usersync, through github.com/go-ldap/ldap/v3
+// and, for paged searches, a small client of its own that decodes entries
+// in place from one reused buffer (bulk.go, wire.go).
 //
 // Open connects, secures and binds; the returned *Directory satisfies
 // directory.Directory. Test runs the same steps one by one for `usersync

@@ -1,5 +1,10 @@
 package ldap
 
+import (
+	"context"
+	"crypto/tls"
+)
+
 // ReplaceServerCookies rewrites the server cookie of every part of a feed
 // cookie, keeping the envelope valid: for tests of what a server does
 // with a cookie it cannot parse.
@@ -12,4 +17,26 @@ func ReplaceServerCookies(cookie []byte, server []byte) []byte {
 		parts[i].Server = server
 	}
 	return encodeCookie(parts)
+}
+
+// UseGoLDAPReader makes d run every search through go-ldap, as before the
+// bulk connection: for benchmarks and tests comparing the two readers.
+func UseGoLDAPReader(d *Directory) { d.goldapOnly = true }
+
+// ConnectBulk opens a bulk-search connection for cfg as a search would,
+// and closes it. It returns the TLS version it spoke, "" in clear.
+func ConnectBulk(ctx context.Context, cfg Config) (string, error) {
+	d, err := prepare(cfg)
+	if err != nil {
+		return "", err
+	}
+	b, err := d.c.openBulk(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer b.close()
+	if tc, ok := b.conn.(*tls.Conn); ok {
+		return tls.VersionName(tc.ConnectionState().Version), nil
+	}
+	return "", nil
 }

@@ -417,7 +417,7 @@ func (fr *feedRead) resolveMembers(ctx context.Context) error {
 	pending := map[string]*goldap.DN{}
 	uids := map[string]bool{}
 	for _, g := range fr.groups {
-		if s.memberCount(g) < 0 {
+		if s.memberCount(viewOf(g)) < 0 {
 			return &directory.IncompleteError{Reason: fmt.Sprintf("the members of %s came in ranges, which the change feed does not follow", g.DN)}
 		}
 		for _, attr := range s.memberAttrs {

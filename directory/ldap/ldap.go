@@ -53,6 +53,9 @@ type Directory struct {
 	// syncControl is false only when the root DSE lists controls and the
 	// Sync Request control (RFC 4533) is not among them.
 	syncControl bool
+	// goldapOnly runs every search through go-ldap, none on a bulk
+	// connection: for tests and benchmarks that compare the two.
+	goldapOnly bool
 }
 
 var _ directory.Directory = (*Directory)(nil)

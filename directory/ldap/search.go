@@ -53,14 +53,15 @@ func (d *Directory) SearchDetailed(ctx context.Context, query string, fn func(di
 	// of the decoding work per user).
 	reqs := []struct {
 		searchReq
-		entry func(*goldap.Entry) (directory.Entry, error)
+		entry func(*entryView) (directory.Entry, error)
 	}{
-		{searchReq{base: d.userBase, filter: "(&" + d.sch.userFilter + userQ + ")", attrs: d.sch.userAttrs()}, d.sch.userEntry},
-		{searchReq{base: d.groupBase, filter: "(&" + d.sch.groupFilter + groupQ + ")", attrs: d.sch.groupAttrs()}, d.sch.groupEntry},
+		{searchReq{base: d.userBase, filter: "(&" + d.sch.userFilter + userQ + ")", attrs: d.sch.userAttrs()}, d.sch.user},
+		{searchReq{base: d.groupBase, filter: "(&" + d.sch.groupFilter + groupQ + ")", attrs: d.sch.groupAttrs()}, d.sch.group},
 	}
 	for _, r := range reqs {
 		r.scope = goldap.ScopeWholeSubtree
-		refs, err := d.stream(ctx, conn, r.searchReq, func(e *goldap.Entry) error {
+		// Entries are mapped straight from the bytes read (see bulkConn).
+		refs, err := d.streamView(ctx, conn, r.searchReq, func(e *entryView) error {
 			out, _ := r.entry(e) // an entry without its ID is an error row
 			res.Entries++
 			return fn(out)

@@ -35,7 +35,13 @@ type searchReq struct {
 // nothing arriving (see watchConn): a search that keeps streaming is never
 // cut, and time spent in fn never counts. A silent server's connection is
 // closed: it cannot be used for anything else.
+//
+// Paged searches run on the session's bulk connection (see bulkConn), the
+// others (base-object reads) through go-ldap.
 func (d *Directory) stream(ctx context.Context, conn *session, req searchReq, fn func(*goldap.Entry) error) ([]string, error) {
+	if d.bulk(req) {
+		return d.streamBulk(ctx, conn, req, func(v *entryView) error { return fn(v.entry()) })
+	}
 	var (
 		refs    []string
 		n       int
@@ -99,6 +105,52 @@ func (d *Directory) stream(ctx context.Context, conn *session, req searchReq, fn
 		}
 		paging.SetCookie(cookie)
 	}
+}
+
+// streamView is stream handing fn a view of each entry, valid only during
+// the call: what fn keeps, it copies.
+func (d *Directory) streamView(ctx context.Context, conn *session, req searchReq, fn func(*entryView) error) ([]string, error) {
+	if d.bulk(req) {
+		return d.streamBulk(ctx, conn, req, fn)
+	}
+	return d.stream(ctx, conn, req, func(e *goldap.Entry) error { return fn(viewOf(e)) })
+}
+
+// bulk reports whether req runs on the bulk connection: every paged
+// search.
+func (d *Directory) bulk(req searchReq) bool { return !req.noPaging && !d.goldapOnly }
+
+// streamBulk is stream on a bulk connection of the session's.
+func (d *Directory) streamBulk(ctx context.Context, conn *session, req searchReq, fn func(*entryView) error) ([]string, error) {
+	pageSize := 0
+	if d.paging {
+		pageSize = d.pageSize
+	}
+	var (
+		refs  []string
+		fnErr error
+	)
+	n, stalled, err := conn.bulk.search(ctx, d.c, req, pageSize, func(v *entryView) error {
+		fnErr = fn(v)
+		return fnErr
+	}, func(ref string) { refs = append(refs, ref) })
+
+	var open *bulkOpenError
+	switch {
+	case fnErr != nil:
+		return refs, fnErr
+	case ctx.Err() == nil && stalled:
+		return refs, &directory.IncompleteError{Reason: d.c.noAnswer(fmt.Sprintf("after %d entries", n)).Error()}
+	case ctx.Err() != nil:
+		return refs, &directory.IncompleteError{Reason: fmt.Sprintf("cancelled after %d entries", n), Err: ctx.Err()}
+	case errors.As(err, &open) && errors.As(err, new(*noAnswerError)):
+		return nil, &directory.IncompleteError{Reason: "connecting for the search under " + req.base, Err: open.err}
+	case open != nil:
+		return nil, fmt.Errorf("connecting for the search under %s: %w", req.base, open.err)
+	case err != nil:
+		return refs, d.searchError(req, n, err)
+	}
+	return refs, nil
 }
 
 // searchError says what ended a search early, for a person: limits,

@@ -154,6 +154,8 @@ func (c *watchConn) Close() error {
 type session struct {
 	*goldap.Conn
 	watch *watchConn
+	// bulk are the session's bulk-search connections (see bulkConn).
+	bulk bulkPool
 }
 
 // next is resp.Next, watched: it gives up when the server sends nothing
@@ -174,17 +176,18 @@ func (s *session) waitFor(call func() error) error {
 }
 
 // stalled reports whether the session was given up because the server
-// stopped answering.
-func (s *session) stalled() bool { return s.watch.isStalled() }
+// stopped answering, on its own connection or a bulk one.
+func (s *session) stalled() bool { return s.watch.isStalled() || s.bulk.stalled.Load() }
 
 // lost reports whether the session can no longer be used: closed, lost or
-// stalled.
-func (s *session) lost() bool { return s.IsClosing() || s.stalled() }
+// stalled, or a bulk connection was lost.
+func (s *session) lost() bool { return s.IsClosing() || s.stalled() || s.bulk.lost.Load() }
 
 // Close ends the session. go-ldap's Close waits for its goroutines, one of
 // which may be stuck writing to a server that stopped reading: after the
 // timeout the network connection is closed under it.
 func (s *session) Close() error {
+	s.bulk.close()
 	guard := time.AfterFunc(s.watch.timeout, func() { _ = s.watch.Close() })
 	defer guard.Stop()
 	err := s.Conn.Close()
