@@ -41,8 +41,8 @@ import (
 // members@delta: Changes reads it (directoryObjects/getByIds, one request
 // for up to 1000) so that it is among Entries, typed group, and the
 // caller reads the parent whole. Groups Graph sends without their
-// displayName, and users without their userPrincipalName, are read the
-// same way rather than mapped half.
+// displayName, and users without their userPrincipalName or
+// accountEnabled, are read the same way rather than mapped half.
 //
 // Graph refuses a deltaLink it no longer knows with 410 Gone
 // (syncStateNotFound, resyncRequired): directory.ErrCookieRefused.
@@ -146,8 +146,7 @@ func (d *Directory) deltaURL(collection string, sel []string) string {
 func (d *Directory) FeedCookie(ctx context.Context) ([]byte, error) {
 	c := feedCookie{Tenant: d.cfg.TenantID, Graph: d.graph, Select: feedSelect()}
 	var err error
-	noop := func(models.Userable) {}
-	if c.Users, err = d.followUsers(ctx, d.deltaURL("users", userSelect), noop); err != nil {
+	if c.Users, err = d.followUsers(ctx, d.deltaURL("users", userSelect), func(models.Userable) {}); err != nil {
 		return nil, fmt.Errorf("take a change feed cookie: %w", err)
 	}
 	if c.Groups, err = d.followGroups(ctx, d.deltaURL("groups", groupDeltaSelect), func(models.Groupable) {}); err != nil {
@@ -302,7 +301,7 @@ type feedState struct {
 	nested          map[string]bool // nested groups named in members@delta
 	nestedOrder     []string
 	reads           int
-	needUser        []string // users sent without their userPrincipalName
+	needUser        []string // users sent without their userPrincipalName or accountEnabled
 	needGroup       map[string]bool
 	needGroupsOrder []string
 }
@@ -364,11 +363,12 @@ func (fs *feedState) user(u models.Userable) {
 		fs.drop(id)
 		return
 	}
-	e := userEntry(u)
-	if u.GetUserPrincipalName() == nil {
+	if u.GetUserPrincipalName() == nil || u.GetAccountEnabled() == nil {
+		// Not mapped half: a user without accountEnabled would read as
+		// enabled.
 		fs.needUser = append(fs.needUser, id)
 	}
-	fs.put(e)
+	fs.put(userEntry(u))
 }
 
 func (fs *feedState) group(g models.Groupable) {

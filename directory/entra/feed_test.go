@@ -354,3 +354,32 @@ func TestChanges_10kMemberGroupTenantTenChangesFewRequests(t *testing.T) {
 			len(ch.Entries), ch.Deleted, all.DisplayName, ch.MembersRemoved[all.ID], small.DisplayName, ch.MembersAdded[small.ID])
 	}
 }
+
+// A nested group taken out of a group comes as its id in members@delta:
+// it is read, so that it is among Entries (the caller reads the parent
+// whole, its members no longer flattened into it).
+func TestChanges_NestedGroupRemovedIsAmongEntries(t *testing.T) {
+	t.Parallel()
+	tenant := graphtest.SampleTenant()
+	srv := startServer(t, tenant, graphtest.Options{})
+	d := open(t, srv, entra.Options{})
+	cookie, err := d.FeedCookie(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, platform := tenant.GroupByName("Engineering"), tenant.GroupByName("Platform Team")
+	must(t, srv.RemoveMember(eng.ID, platform.ID))
+	ch, err := d.Changes(ctxT(t), cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ch.MembersRemoved[eng.ID], []string{platform.ID}) || len(ch.MembersAdded) != 0 {
+		t.Errorf("removed %v added %v, want Platform Team removed from Engineering", ch.MembersRemoved, ch.MembersAdded)
+	}
+	if e, ok := entryByID(ch, platform.ID); !ok || e.Type != directory.TypeGroup || e.Name != "Platform Team" {
+		t.Errorf("the nested group among Entries: %+v (found %v)", e, ok)
+	}
+	if _, ok := entryByID(ch, eng.ID); !ok || len(ch.Entries) != 2 || len(ch.Deleted) != 0 {
+		t.Errorf("entries %+v deleted %v", ch.Entries, ch.Deleted)
+	}
+}
