@@ -8,8 +8,10 @@
 // Open signs in — device code by default, which works over SSH; client
 // secret or certificate for unattended use — with tokens kept in memory
 // for the session only. The returned *Directory satisfies
-// directory.Directory and adds ListGroups (the wizard's group chooser, with
-// member counts) and FindGroup (`--group NAME|ID`).
+// directory.Directory and directory.ChangeFeed (Graph delta queries on
+// /users/delta and /groups/delta: see feed.go), and adds ListGroups (the
+// wizard's group chooser, with member counts) and FindGroup
+// (`--group NAME|ID`).
 //
 // Group members are read from transitiveMembers (nested groups flattened by
 // Graph), with $select of the mapped properties only, 999 per page,

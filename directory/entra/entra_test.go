@@ -181,6 +181,11 @@ func TestReadGroup_FlattensNestedGroups(t *testing.T) {
 			t.Errorf("SRE On-Call member %s (two levels down) is missing", id)
 		}
 	}
+	// The nested groups, at any depth, are named: a change to one of them
+	// changes Engineering's membership.
+	if platform := tenant.GroupByName("Platform Team"); !slices.Equal(sorted(read.Nested), sorted([]string{platform.ID, sre.ID})) {
+		t.Errorf("Nested = %v, want Platform Team %s and SRE On-Call %s", read.Nested, platform.ID, sre.ID)
+	}
 }
 
 func TestReadGroup_MapsNoMailDisabledAndGuestUsers(t *testing.T) {

@@ -107,7 +107,8 @@ func eventualHeaders() *abstractions.RequestHeaders {
 }
 
 // ReadGroup reads a group and its users, nested groups flattened, from
-// transitiveMembers: only the mapped properties ($select), 999 per page,
+// transitiveMembers (which lists the nested groups too, at any depth: they
+// are GroupRead.Nested): only the mapped properties ($select), 999 per page,
 // following @odata.nextLink to the end. Throttled pages are retried as the
 // SDK's retry handler does (Retry-After honoured, reported through
 // Options.OnThrottle). A page that never arrives, or still fails after the
@@ -137,6 +138,7 @@ func (d *Directory) ReadGroup(ctx context.Context, groupID string) (*directory.G
 		QueryParameters: &groups.ItemTransitiveMembersRequestBuilderGetQueryParameters{Select: userSelect, Top: &top},
 	})
 	seen := make(map[string]bool)
+	nested := make(map[string]bool)
 	followed := make(map[string]bool)
 	page := 1
 	for {
@@ -153,7 +155,15 @@ func (d *Directory) ReadGroup(ctx context.Context, groupID string) (*directory.G
 		for _, o := range resp.GetValue() {
 			u, ok := o.(models.Userable)
 			if !ok {
-				continue // nested groups: their users are listed too
+				// A nested group, at any depth: its users are listed too,
+				// and a change to it changes this group's membership.
+				if g, ok := o.(models.Groupable); ok {
+					if id := str(g.GetId()); id != "" && !nested[id] {
+						nested[id] = true
+						read.Nested = append(read.Nested, id)
+					}
+				}
+				continue
 			}
 			e := userEntry(u)
 			if e.ExternalID == "" || seen[e.ExternalID] {

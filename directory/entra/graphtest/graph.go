@@ -55,6 +55,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		if s.need(w, PermUserReadAll) {
 			s.serveCount(w, r, s.allOf(kindUser))
 		}
+	case len(seg) == 2 && seg[0] == "users" && isDelta(seg[1]) && r.Method == http.MethodGet:
+		if s.need(w, PermUserReadAll) {
+			s.serveDelta(w, r, "users")
+		}
 	case len(seg) == 2 && seg[0] == "users" && r.Method == http.MethodGet:
 		if s.need(w, PermUserReadAll) {
 			s.serveObject(w, r, kindUser, seg[1])
@@ -66,6 +70,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 	case len(seg) == 2 && seg[0] == "groups" && seg[1] == "$count" && r.Method == http.MethodGet:
 		if s.need(w, PermGroupMemberReadAll) {
 			s.serveCount(w, r, s.allOf(kindGroup))
+		}
+	case len(seg) == 2 && seg[0] == "groups" && isDelta(seg[1]) && r.Method == http.MethodGet:
+		if s.need(w, PermGroupMemberReadAll) {
+			s.serveDelta(w, r, "groups")
 		}
 	case len(seg) == 2 && seg[0] == "groups" && r.Method == http.MethodGet:
 		if s.need(w, PermGroupMemberReadAll) {
@@ -84,6 +92,13 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 	default:
 		graphError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg[len(seg)-1]))
 	}
+}
+
+// isDelta tells the delta function's segment: delta, delta() or the
+// qualified microsoft.graph.delta() the SDKs may send.
+func isDelta(seg string) bool {
+	seg = strings.TrimSuffix(strings.TrimPrefix(seg, "microsoft.graph."), "()")
+	return seg == "delta"
 }
 
 func (s *Server) revokedPerm(permission string) bool {

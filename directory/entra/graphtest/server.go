@@ -53,8 +53,13 @@ type Options struct {
 	// Latency is added to every Graph request (not to sign-in requests).
 	Latency time.Duration
 	// PageSize is the page size of collections requested without $top;
-	// default 100, as Graph.
+	// default 100, as Graph. It is also the number of objects on a page of
+	// a delta round.
 	PageSize int
+	// DeltaTokenLifetime, when positive, is how long a deltaLink stays
+	// valid: a round resumed from an older one is answered 410 Gone
+	// (syncStateNotFound). Zero keeps them until ExpireDeltaTokens.
+	DeltaTokenLifetime time.Duration
 }
 
 // Fault makes matching Graph requests fail. The first Skip matching
@@ -81,6 +86,9 @@ type Fault struct {
 	// Hang never answers: the request waits until the client gives up
 	// (its context or timeout) or the server closes.
 	Hang bool
+	// Drop starts a 200 answer, then drops the connection half-way
+	// through the body (a reset stream on HTTP/2).
+	Drop bool
 
 	seen int
 }
@@ -107,6 +115,7 @@ type Server struct {
 	mu          sync.Mutex
 	tenant      Tenant
 	ix          tenantIndex
+	changes     *changeLog
 	latency     time.Duration
 	faults      []*Fault
 	revoked     map[string]bool
@@ -137,6 +146,7 @@ func Start(t Tenant, opts Options) (*Server, error) {
 		tokens:      map[string]issued{},
 		refresh:     map[string]issued{},
 		deviceCodes: map[string]*deviceCode{},
+		changes:     newChangeLog(),
 	}
 	s.setTenant(t)
 
@@ -292,14 +302,24 @@ func (s *Server) Tenant() Tenant {
 }
 
 // Update changes the served data under the server's lock (a user disabled,
-// a member removed, …); later requests see the change.
+// a member removed, …); later requests see the change, and delta rounds
+// report it, under one new change sequence number.
 func (s *Server) Update(fn func(t *Tenant)) {
+	_ = s.change(func(t *Tenant) error { fn(t); return nil })
+}
+
+// change is Update for a fn that may refuse (and then changes nothing).
+func (s *Server) change(fn func(t *Tenant) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := cloneTenant(s.tenant)
-	fn(&t)
+	if err := fn(&t); err != nil {
+		return err
+	}
+	s.changes.record(&s.tenant, &t)
 	s.tenant = t
 	s.ix = indexOf(&s.tenant)
+	return nil
 }
 
 func (s *Server) setTenant(t Tenant) {
@@ -462,6 +482,15 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) {
 		case <-s.closing:
 		}
 		return
+	}
+	if f.Drop {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"@odata.context":"https://`))
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		panic(http.ErrAbortHandler) // net/http drops the connection, quietly
 	}
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
