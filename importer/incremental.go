@@ -112,6 +112,13 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 			}
 		}
 	}
+	for _, id := range ch.MembersRemoved[g.ExternalID] {
+		for _, n := range g.Nested {
+			if id == n {
+				nestedChanged = true // a nested group left the group
+			}
+		}
+	}
 	if nestedChanged || gone(g.ExternalID) {
 		gi, err := ReadGroup(ctx, st, dir, g.ExternalID)
 		if err != nil {
