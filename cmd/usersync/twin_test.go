@@ -198,3 +198,35 @@ func TestWizard_EntraImportSameStoreAsItsScript(t *testing.T) {
 		t.Errorf("the internal user was not linked by email with Update ticked: %+v", u)
 	}
 }
+
+// TestWizard_TwoEntersOnTheSummaryStartOneImport: Enter pressed twice in
+// one burst on the summary starts one import, journaled once.
+func TestWizard_TwoEntersOnTheSummaryStartOneImport(t *testing.T) {
+	d := startDC01(t)
+	e := newEnv(t)
+	d.configure(e)
+	m := startTerminal(t, e, 80, 24, "import")
+	m.waitFor("dc01")
+	m.keys("Enter")
+	m.waitFor("Search by username or group name")
+	m.typeText("andbal")
+	m.keys("Enter")
+	m.waitFor(`Found 1 search result for "andbal"`)
+	m.keys("Space")
+	m.waitFor("1 selected")
+	m.keys("Enter")
+	m.waitFor("Enable users after import")
+	m.keys("End", "Enter")
+	m.waitFor("What will happen", "usersync import ldap")
+	m.keys("Enter", "Enter") // one burst: the second arrives before the progress screen
+	m.waitFor("completed")
+	m.keys("q")
+	if code := m.waitExit(); code != 0 {
+		t.Fatalf("quit: exit %d\n%s", code, m.screen())
+	}
+	var runs []runJSON
+	e.jsonOf(&runs, "runs", "list", "--json")
+	if len(runs) != 1 {
+		t.Errorf("two Enters journaled %d runs, want 1: %+v", len(runs), runs)
+	}
+}
