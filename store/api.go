@@ -215,6 +215,10 @@ type Run struct {
 	// ReadIncomplete is set when a directory read of the run did not
 	// finish (also on a plan, whose status stays planned).
 	ReadIncomplete bool
+	// Trimmed is set on a run returned by ApplyStream, which keeps in
+	// memory only the entries that need attention (skipped, failed,
+	// removed, disabled): GetRun reads them all from the journal.
+	Trimmed bool
 }
 
 // Options are the choices of an import, as the wizard and the CLI offer them.

@@ -588,7 +588,8 @@ func (s *Store) Apply(ctx context.Context, in Input, progress func(Progress)) (*
 // ctx as interrupted: the batches already written stay, and running the
 // same import again completes it. in.Users and in.Groups must be empty.
 // progress, if not nil, is called after every batch; its Total is the
-// number of entries received so far.
+// number of entries received so far. The run returned holds only the
+// entries that need attention (Run.Trimmed); GetRun reads them all.
 func (s *Store) ApplyStream(ctx context.Context, in Input,
 	search func(yield func(directory.Entry) error) error,
 	readGroup func(ctx context.Context, group directory.Entry) (GroupInput, error),
@@ -604,6 +605,7 @@ func (s *Store) ApplyStream(ctx context.Context, in Input,
 	if err != nil {
 		return nil, err
 	}
+	w.trim = true
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -728,6 +730,9 @@ type runWriter struct {
 	progress func(Progress)
 	known    int // entries known so far (progress's Total)
 	done     int // entries written so far
+	// trim keeps in the returned run only the entries that need attention
+	// (ApplyStream: a large import need not hold every entry in memory).
+	trim bool
 
 	id  uint64
 	hdr *runRec
@@ -803,9 +808,20 @@ func (w *runWriter) drain(ctx context.Context) error {
 		}
 		r.pending = r.pending[n:]
 		r.base += n
+		w.s.releaseResident()
 		w.hdr.Counts, w.hdr.Entries = counts, journaled+len(batch)
 		w.run.Counts = counts
-		w.run.Entries = append(w.run.Entries, batch...)
+		if w.trim {
+			for _, e := range batch {
+				switch e.Action {
+				case ActionCreated, ActionUpdated, ActionUnchanged:
+				default:
+					w.run.Entries = append(w.run.Entries, e)
+				}
+			}
+		} else {
+			w.run.Entries = append(w.run.Entries, batch...)
+		}
 		if w.progress != nil {
 			p := Progress{Done: w.done, Total: max(w.known, w.done), Counts: counts}
 			if len(batch) > 0 {
@@ -844,6 +860,7 @@ func (w *runWriter) end(ctx context.Context, err error) (*Run, error) {
 	w.hdr.Error = why
 	w.run.Status, w.run.Finished, w.run.Error = status, unixTime(w.hdr.Finished), why
 	w.run.ReadIncomplete = w.r.incomplete
+	w.run.Trimmed = w.trim
 	if ferr := w.s.db.Update(func(tx *bolt.Tx) error { return putRunHeader(tx, w.id, w.hdr) }); ferr != nil {
 		return w.run, errors.Join(err, fmt.Errorf("apply: end run %d: %w", w.id, ferr))
 	}

@@ -19,3 +19,6 @@ func mapFile(f *os.File, size int) ([]byte, func(), error) {
 
 // lockFile leaves locking to bbolt on this system.
 func lockFile(*os.File, bool, time.Duration) (bool, error) { return true, nil }
+
+// releaseResident does nothing where madvise is not available.
+func (s *Store) releaseResident() {}

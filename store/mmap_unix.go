@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // mapFile maps the first size bytes of f read-only. Reading the mapping
@@ -44,4 +46,22 @@ func lockFile(f *os.File, exclusive bool, timeout time.Duration) (bool, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// releaseResident tells the kernel that the pages of the store's mapping
+// may leave this process's resident memory (MADV_DONTNEED: the file's
+// pages stay in the page cache, and a later read faults them back in). It
+// runs inside a read transaction, which holds bbolt's mapping in place,
+// so the range is the mapping's own. A large import calls it after each
+// batch: the pages it wrote need not all stay resident.
+func (s *Store) releaseResident() {
+	_ = s.db.DB.View(func(tx *bolt.Tx) error {
+		info := s.db.DB.Info()
+		size := uintptr(tx.Size()) &^ uintptr(info.PageSize-1)
+		if info.Data == 0 || size == 0 {
+			return nil
+		}
+		syscall.Syscall(syscall.SYS_MADVISE, info.Data, size, uintptr(syscall.MADV_DONTNEED))
+		return nil
+	})
 }

@@ -128,6 +128,18 @@ func runExit(run *store.Run, err error) error {
 }
 
 func (a *app) printRunResult(run *store.Run, asJSON bool) error {
+	c := run.Counts
+	total := c.Created + c.Updated + c.Unchanged + c.Skipped + c.Failed + c.Removed + c.Disabled
+	if run.Trimmed && a.st != nil && (asJSON || total <= reportListAll) {
+		// A streamed import kept only the entries that need attention in
+		// memory: the JSON has them all, from the journal.
+		full, err := a.st.GetRun(run.ID)
+		if err != nil {
+			return err
+		}
+		full.ReadIncomplete = run.ReadIncomplete
+		run = &full
+	}
 	if asJSON {
 		return writeRun(a.stdout, run)
 	}

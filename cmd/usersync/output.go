@@ -179,7 +179,9 @@ func printRun(w io.Writer, r *store.Run, brief bool) error {
 		return nil
 	}
 	entries := r.Entries
-	if brief && len(entries) > reportListAll {
+	c = r.Counts
+	total := c.Created + c.Updated + c.Unchanged + c.Skipped + c.Failed + c.Removed + c.Disabled
+	if brief && (len(entries) > reportListAll || r.Trimmed) {
 		entries = nil
 		for _, e := range r.Entries {
 			switch e.Action {
@@ -191,7 +193,7 @@ func printRun(w io.Writer, r *store.Run, brief bool) error {
 		if r.ID == 0 {
 			how = "--json lists them all"
 		}
-		fmt.Fprintf(w, "%d entries; those that need attention follow (%s)\n", len(r.Entries), how)
+		fmt.Fprintf(w, "%d entries; those that need attention follow (%s)\n", total, how)
 		if len(entries) == 0 {
 			return nil
 		}
