@@ -206,6 +206,7 @@ func (o *Sync) Prepare(ctx context.Context, env Env, dir directory.Directory, gr
 		case err == nil:
 			cookie = c
 		case errors.Is(err, directory.ErrNoFeed):
+			in.Note = "" // no feed: a full read is all there is, nothing to say
 		default:
 			in.Note = joinNote(in.Note, fmt.Sprintf("no change-feed cookie taken (%v): the next sync reads fully too", err))
 		}

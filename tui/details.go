@@ -602,6 +602,9 @@ func (s *groupScreen) View() string {
 	if !g.Synced.IsZero() {
 		synced = g.Synced.Local().Format(time.DateTime)
 	}
+	if len(g.Feed) > 0 {
+		synced += " · the next sync reads only what changed"
+	}
 	roles := assignmentsText(g.Roles)
 	lines := []string{
 		head,

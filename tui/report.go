@@ -217,6 +217,20 @@ func (s *reportScreen) render() {
 		when += fmt.Sprintf(" (%s)", r.Finished.Sub(r.Started).Round(time.Millisecond))
 	}
 	add(field(s.sh, "Started", when, 8), field(s.sh, "By", r.Actor, 8), field(s.sh, "Source", r.Source, 8))
+	if r.Mode == store.ModeIncremental || r.Note != "" {
+		// How a sync read its directory: only the changes, or fully (and why).
+		read := string(r.Mode)
+		if r.Note != "" {
+			read += " — " + r.Note
+		}
+		for i, l := range wrapHard(visible.String(read), max(10, s.width-12)) {
+			label := ""
+			if i == 0 {
+				label = "Read"
+			}
+			add(field(s.sh, label, l, 8))
+		}
+	}
 	for i, l := range wrapHard(visible.String(r.Command), max(10, s.width-12)) {
 		label := ""
 		if i == 0 {
