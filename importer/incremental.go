@@ -130,6 +130,9 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 		return gi, len(gi.Read.Members), nil
 	}
 
+	if _, full := ch.Members[g.ExternalID]; !full && !ch.Presence() {
+		return partialFromChanges(ctx, st, dir, g, ch, changed, gone)
+	}
 	current, err := st.MemberEntries(dir.Name(), g.ExternalID)
 	if err != nil {
 		return store.GroupInput{}, 0, err
@@ -238,4 +241,80 @@ func untouched(g store.Group, ch *directory.Changes, touched map[string]bool) bo
 		}
 	}
 	return true
+}
+
+// partialFromChanges lays out a group whose member list the feed does not
+// send whole: its changed members (new entries), the members added (looked
+// up when the feed does not carry them), and the members that left
+// (removed from it, or deleted) — without reading the members that did not
+// change.
+func partialFromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, ch *directory.Changes,
+	changed map[string]directory.Entry, gone func(string) bool) (store.GroupInput, int, error) {
+	removed := map[string]bool{}
+	for _, id := range ch.MembersRemoved[g.ExternalID] {
+		removed[id] = true
+	}
+	var candidates []string
+	for _, e := range ch.Entries {
+		if e.Type == directory.TypeUser {
+			candidates = append(candidates, e.ExternalID)
+		}
+	}
+	candidates = append(candidates, ch.Deleted...)
+	candidates = append(candidates, ch.MembersRemoved[g.ExternalID]...)
+	candidates = append(candidates, ch.MembersAdded[g.ExternalID]...)
+	member, err := st.MembersAmong(dir.Name(), g.ExternalID, candidates)
+	if err != nil {
+		return store.GroupInput{}, 0, err
+	}
+	read := &directory.GroupRead{
+		Group:  directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1},
+		Nested: g.Nested,
+	}
+	if e, ok := changed[g.ExternalID]; ok {
+		read.Group = e
+	}
+	gi := store.GroupInput{Cookie: ch.Cookie, Partial: true, Read: read}
+	listed := map[string]bool{}
+	for _, e := range ch.Entries {
+		if e.Type == directory.TypeUser && member[e.ExternalID] && !removed[e.ExternalID] && !gone(e.ExternalID) {
+			read.Members = append(read.Members, e)
+			listed[e.ExternalID] = true
+		}
+	}
+	var missing []string
+	for _, id := range ch.MembersAdded[g.ExternalID] {
+		switch e, ok := changed[id]; {
+		case gone(id) || listed[id]:
+		case ok && e.Type == directory.TypeUser:
+			read.Members = append(read.Members, e)
+			listed[id] = true
+		case ok: // a nested group: fromChanges reads such a group whole
+		case !member[id]:
+			missing = append(missing, id)
+		}
+	}
+	n := 0
+	if len(missing) > 0 {
+		found, err := dir.LookupUsers(ctx, missing)
+		if err != nil {
+			return store.GroupInput{}, 0, fmt.Errorf("read the new members of group %s: %w", g.Name, err)
+		}
+		n = len(missing)
+		for _, id := range missing {
+			if e, ok := found[id]; ok {
+				read.Members = append(read.Members, e)
+			}
+		}
+	}
+	for id := range member {
+		switch {
+		case gone(id):
+			gi.Departed = append(gi.Departed, id)
+			gi.Deleted = append(gi.Deleted, id)
+		case removed[id]:
+			gi.Departed = append(gi.Departed, id)
+		}
+	}
+	return gi, n, nil
 }

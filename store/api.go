@@ -288,6 +288,13 @@ type GroupInput struct {
 	// entries did not change (a read of the changes only): they stay
 	// members, and are neither read nor journaled again.
 	Kept []string
+	// Departed, with Partial, are the external IDs of the members that
+	// left the group (removed from it, or deleted) since its last read.
+	Departed []string
+	// Partial says Read.Members holds only the group's changed and new
+	// members (a change feed's read): the members it does not name stay,
+	// but for Departed.
+	Partial bool
 	// Unchanged says the directory's change feed shows nothing changed in
 	// the group, its membership or its members since its cookie: only the
 	// new cookie is written (Read holds the group alone).

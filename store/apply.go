@@ -277,13 +277,22 @@ func (r *runner) departures(s kv, g *groupState, gid uint64) (removed, disabled 
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	for _, uid := range cur {
-		u, err := getUser(s, uid)
-		if err != nil {
-			return nil, nil, 0, err
+	if g.in.Partial {
+		// A read of the changes names the members who left.
+		for _, ext := range g.in.Departed {
+			if uid := userIDByExt(s, r.source, ext); uid != 0 && !g.listed[ext] && isMember(s, gid, uid) && !containsU64(removed, uid) {
+				removed = append(removed, uid)
+			}
 		}
-		if u.Kind != External || u.Source != r.source || !g.listed[u.ExternalID] {
-			removed = append(removed, uid)
+	} else {
+		for _, uid := range cur {
+			u, err := getUser(s, uid)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			if u.Kind != External || u.Source != r.source || !g.listed[u.ExternalID] {
+				removed = append(removed, uid)
+			}
 		}
 	}
 	for _, ext := range g.in.Deleted {

@@ -36,6 +36,26 @@ func (s *Store) GroupsHolding(source string, userExtIDs []string) (map[string]bo
 	return out, err
 }
 
+// MembersAmong returns which of the users of source with the given
+// external IDs are members of the group imported from source with the
+// external ID groupExt.
+func (s *Store) MembersAmong(source, groupExt string, userExtIDs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.view(func(t *txKV) error {
+		gid := groupIDByExt(t, source, groupExt)
+		if gid == 0 {
+			return fmt.Errorf("group %s from %s: %w", groupExt, source, ErrNotFound)
+		}
+		for _, ext := range userExtIDs {
+			if uid := userIDByExt(t, source, ext); uid != 0 && isMember(t, gid, uid) {
+				out[ext] = true
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // MemberEntries returns the members of the group imported from source with
 // the given external ID, as the directory described them when they were
 // last read (the store's copy of their directory fields), for a sync that
