@@ -80,6 +80,7 @@ func TestSync_ReadsOnlyWhatChanged(t *testing.T) {
 	})
 	srv.Modify(t, dns["p003"], func(m *goldap.ModifyRequest) { m.Replace("employeeType", []string{"TRUE"}) })
 	srv.Delete(t, dns["p004"])
+	srv.Delete(t, dns["p205"]) // in Support, which refint edits without the feed seeing it
 
 	r := e.run("sync", "--all", "--yes", "--json")
 	runs := jsonLines(t, r.stdout)
@@ -111,6 +112,17 @@ func TestSync_ReadsOnlyWhatChanged(t *testing.T) {
 	}
 	if !has["p250"] || has["p002"] || has["p004"] || len(sales.Members) != 199 {
 		t.Errorf("Sales after the sync: %d members, p250 %v, p002 %v, p004 %v", len(sales.Members), has["p250"], has["p002"], has["p004"])
+	}
+
+	var support groupJSON
+	e.jsonOf(&support, "groups", "show", "Support", "--json")
+	for _, m := range support.Members {
+		if m == "p205" {
+			t.Errorf("p205 was deleted in the directory but is still in Support (%d members)", len(support.Members))
+		}
+	}
+	if u := users["p205"]; u.Enabled || len(support.Members) != 99 {
+		t.Errorf("p205 after its deletion: %+v; Support has %d members, want 99", u, len(support.Members))
 	}
 
 	// Nothing changed since: the next sync changes nothing.
