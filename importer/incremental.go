@@ -186,19 +186,10 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 		}
 		missing = append(missing, id)
 	}
-	n := 0
-	if len(missing) > 0 {
-		found, err := dir.LookupUsers(ctx, missing)
-		if err != nil {
-			return store.GroupInput{}, 0, fmt.Errorf("read the new members of group %s: %w", g.Name, err)
-		}
-		n = len(missing)
-		for _, id := range missing {
-			if e, ok := found[id]; ok {
-				read.Members = append(read.Members, e)
-			}
-		}
+	if err := lookupNew(ctx, dir, g, missing, read); err != nil {
+		return store.GroupInput{}, 0, err
 	}
+	n := len(missing)
 	gi := store.GroupInput{Read: read, Cookie: ch.Cookie, Kept: kept}
 	for id := range held {
 		if gone(id) {
@@ -294,19 +285,10 @@ func partialFromChanges(ctx context.Context, st *store.Store, dir directory.Dire
 			missing = append(missing, id)
 		}
 	}
-	n := 0
-	if len(missing) > 0 {
-		found, err := dir.LookupUsers(ctx, missing)
-		if err != nil {
-			return store.GroupInput{}, 0, fmt.Errorf("read the new members of group %s: %w", g.Name, err)
-		}
-		n = len(missing)
-		for _, id := range missing {
-			if e, ok := found[id]; ok {
-				read.Members = append(read.Members, e)
-			}
-		}
+	if err := lookupNew(ctx, dir, g, missing, read); err != nil {
+		return store.GroupInput{}, 0, err
 	}
+	n := len(missing)
 	for id := range member {
 		switch {
 		case gone(id):
@@ -317,4 +299,23 @@ func partialFromChanges(ctx context.Context, st *store.Store, dir directory.Dire
 		}
 	}
 	return gi, n, nil
+}
+
+// lookupNew reads the new members of g that the store does not hold and
+// the changes did not carry, and adds those the directory still has to
+// read.
+func lookupNew(ctx context.Context, dir directory.Directory, g store.Group, missing []string, read *directory.GroupRead) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := dir.LookupUsers(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("read the new members of group %s: %w", g.Name, err)
+	}
+	for _, id := range missing {
+		if e, ok := found[id]; ok {
+			read.Members = append(read.Members, e)
+		}
+	}
+	return nil
 }
