@@ -407,6 +407,16 @@ func (s *usersScreen) View() string {
 	}
 	lines = append(lines, st.label.Render("  "+s.userCols("USERNAME", "DISPLAY NAME", "KIND", "ENABLED")))
 	if s.users.Len() == 0 {
+		if s.tab == tabAll && strings.TrimSpace(s.filter.Value()) == "" {
+			// An empty store: say how to start.
+			return joinLines(append(lines,
+				"  No users yet.",
+				"",
+				"  Press i to import users and groups from a directory (LDAP or",
+				"  Entra ID). No directory configured? 'usersync directories init'",
+				"  writes a template to fill in; 'usersync demo' tries everything on",
+				"  sample directories."))
+		}
 		return joinLines(append(lines, "  No users here."))
 	}
 	from, to := s.users.Visible()

@@ -288,3 +288,23 @@ func TestGroupCard_TwoSyncKeysStartOneSync(t *testing.T) {
 		t.Fatalf("back on the card, s did nothing: %v", again)
 	}
 }
+
+// TestUsers_EmptyStoreSaysHowToStart: with no users at all, the Users app
+// says how to begin (import, a configuration template, the demo); a search
+// that finds nobody says only that.
+func TestUsers_EmptyStoreSaysHowToStart(t *testing.T) {
+	s := newUsersScreen(testShared(Config{}))
+	s.SetSize(80, 22)
+	s.renew()
+	s.Update(storeLoadedMsg{tag: s.tag()})
+	view := ansi.Strip(s.View())
+	for _, want := range []string{"No users yet.", "Press i to import", "usersync directories init", "usersync demo"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the empty Users app lacks %q:\n%s", want, view)
+		}
+	}
+	s.setTab(tabInternal)
+	if view := ansi.Strip(s.View()); !strings.Contains(view, "No users here.") || strings.Contains(view, "usersync demo") {
+		t.Errorf("an empty filter:\n%s", view)
+	}
+}
