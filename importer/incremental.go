@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
@@ -50,29 +51,16 @@ func readIncremental(ctx context.Context, st *store.Store, dir directory.Directo
 			return nil, "", false, err
 		}
 		reads += ch.Reads
-		// The groups a changed or deleted user belongs to, from the store's
-		// own memberships: the others, if the feed says nothing about them
-		// either, only take the new cookie.
-		var touched map[string]bool
-		if !ch.Presence() {
-			ids := append([]string(nil), ch.Deleted...)
-			for _, e := range ch.Entries {
-				if e.Type == directory.TypeUser {
-					ids = append(ids, e.ExternalID)
-				}
-			}
-			if touched, err = st.GroupsHolding(dir.Name(), ids); err != nil {
-				return nil, "", false, err
-			}
+		cs, err := indexChanges(st, dir.Name(), ch)
+		if err != nil {
+			return nil, "", false, err
 		}
 		for _, g := range byCookie[k] {
-			if touched != nil && untouched(g, ch, touched) {
-				gis = append(gis, store.GroupInput{Cookie: ch.Cookie, Unchanged: true, Read: &directory.GroupRead{
-					Group: directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1},
-				}})
+			if cs.untouched(g) {
+				gis = append(gis, store.GroupInput{Cookie: ch.Cookie, Unchanged: true, Read: &directory.GroupRead{Group: groupEntry(g)}})
 				continue
 			}
-			gi, n, err := fromChanges(ctx, st, dir, g, ch)
+			gi, n, err := fromChanges(ctx, st, dir, g, cs)
 			if err != nil {
 				return nil, "", false, err
 			}
@@ -83,20 +71,71 @@ func readIncremental(ctx context.Context, st *store.Store, dir directory.Directo
 	return gis, fmt.Sprintf("read incrementally: %d entries from the change feed since the last sync", reads), true, nil
 }
 
-// fromChanges lays out one group's read from the store's copy of its
-// members and the changes ch; n counts the entries read besides the feed.
-func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, ch *directory.Changes) (store.GroupInput, int, error) {
-	changed := map[string]directory.Entry{}
+// changeSet is one read of a change feed, indexed once for all the groups
+// it concerns.
+type changeSet struct {
+	*directory.Changes
+	changed map[string]directory.Entry // by external ID
+	deleted map[string]bool
+	// touched are the groups holding a changed or deleted user, from the
+	// store's own memberships (nil with a present phase, which touches
+	// every group).
+	touched map[string]bool
+}
+
+func indexChanges(st *store.Store, source string, ch *directory.Changes) (*changeSet, error) {
+	cs := &changeSet{Changes: ch, changed: make(map[string]directory.Entry, len(ch.Entries)), deleted: make(map[string]bool, len(ch.Deleted))}
+	ids := append([]string(nil), ch.Deleted...)
 	for _, e := range ch.Entries {
-		changed[e.ExternalID] = e
+		cs.changed[e.ExternalID] = e
+		if e.Type == directory.TypeUser {
+			ids = append(ids, e.ExternalID)
+		}
 	}
-	deleted := map[string]bool{}
 	for _, id := range ch.Deleted {
-		deleted[id] = true
+		cs.deleted[id] = true
 	}
-	gone := func(id string) bool {
-		return deleted[id] || (ch.Presence() && !ch.Present[id])
+	if !ch.Presence() {
+		var err error
+		if cs.touched, err = st.GroupsHolding(source, ids); err != nil {
+			return nil, err
+		}
 	}
+	return cs, nil
+}
+
+// gone reports whether the directory no longer has the entry id.
+func (cs *changeSet) gone(id string) bool {
+	return cs.deleted[id] || (cs.Presence() && !cs.Present[id])
+}
+
+// untouched reports whether nothing in the changes concerns group g: not
+// the group, its membership, its nested groups, nor any of its members.
+func (cs *changeSet) untouched(g store.Group) bool {
+	if cs.touched == nil || cs.touched[g.ExternalID] {
+		return false
+	}
+	for _, id := range append([]string{g.ExternalID}, g.Nested...) {
+		_, members := cs.Members[id]
+		_, added := cs.MembersAdded[id]
+		_, removed := cs.MembersRemoved[id]
+		_, changed := cs.changed[id]
+		if members || added || removed || changed || cs.deleted[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// groupEntry is g as its directory last described it.
+func groupEntry(g store.Group) directory.Entry {
+	return directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1}
+}
+
+// fromChanges lays out one group's read from the store's copy of its
+// members and the changes; n counts the entries read besides the feed.
+func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, cs *changeSet) (store.GroupInput, int, error) {
+	ch, changed, gone := cs.Changes, cs.changed, cs.gone
 	// A group with nested groups that changed is read whole: its members
 	// come from groups the store does not keep.
 	nestedChanged := false
@@ -113,10 +152,8 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 		}
 	}
 	for _, id := range ch.MembersRemoved[g.ExternalID] {
-		for _, n := range g.Nested {
-			if id == n {
-				nestedChanged = true // a nested group left the group
-			}
+		if slices.Contains(g.Nested, id) {
+			nestedChanged = true // a nested group left the group
 		}
 	}
 	if nestedChanged || gone(g.ExternalID) {
@@ -131,19 +168,13 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 	}
 
 	if _, full := ch.Members[g.ExternalID]; !full && !ch.Presence() {
-		return partialFromChanges(ctx, st, dir, g, ch, changed, gone)
+		return partialFromChanges(ctx, st, dir, g, cs)
 	}
 	current, err := st.MemberEntries(dir.Name(), g.ExternalID)
 	if err != nil {
 		return store.GroupInput{}, 0, err
 	}
-	read := &directory.GroupRead{
-		Group:  directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1},
-		Nested: g.Nested,
-	}
-	if e, ok := changed[g.ExternalID]; ok {
-		read.Group = e
-	}
+	read := cs.groupRead(g)
 	held := map[string]directory.Entry{}
 	for _, e := range current {
 		held[e.ExternalID] = e
@@ -199,48 +230,13 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 	return gi, n, nil
 }
 
-// untouched reports whether nothing in ch concerns group g: not the group,
-// its membership, its nested groups, nor (touched) any of its members.
-func untouched(g store.Group, ch *directory.Changes, touched map[string]bool) bool {
-	if touched[g.ExternalID] {
-		return false
-	}
-	for _, id := range append([]string{g.ExternalID}, g.Nested...) {
-		if _, ok := ch.Members[id]; ok {
-			return false
-		}
-		if _, ok := ch.MembersAdded[id]; ok {
-			return false
-		}
-		if _, ok := ch.MembersRemoved[id]; ok {
-			return false
-		}
-		for _, d := range ch.Deleted {
-			if d == id {
-				return false
-			}
-		}
-	}
-	for _, e := range ch.Entries {
-		if e.ExternalID == g.ExternalID {
-			return false
-		}
-		for _, n := range g.Nested {
-			if e.ExternalID == n {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // partialFromChanges lays out a group whose member list the feed does not
 // send whole: its changed members (new entries), the members added (looked
 // up when the feed does not carry them), and the members that left
 // (removed from it, or deleted) — without reading the members that did not
 // change.
-func partialFromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, ch *directory.Changes,
-	changed map[string]directory.Entry, gone func(string) bool) (store.GroupInput, int, error) {
+func partialFromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, cs *changeSet) (store.GroupInput, int, error) {
+	ch, changed, gone := cs.Changes, cs.changed, cs.gone
 	removed := map[string]bool{}
 	for _, id := range ch.MembersRemoved[g.ExternalID] {
 		removed[id] = true
@@ -258,13 +254,7 @@ func partialFromChanges(ctx context.Context, st *store.Store, dir directory.Dire
 	if err != nil {
 		return store.GroupInput{}, 0, err
 	}
-	read := &directory.GroupRead{
-		Group:  directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1},
-		Nested: g.Nested,
-	}
-	if e, ok := changed[g.ExternalID]; ok {
-		read.Group = e
-	}
+	read := cs.groupRead(g)
 	gi := store.GroupInput{Cookie: ch.Cookie, Partial: true, Read: read}
 	listed := map[string]bool{}
 	for _, e := range ch.Entries {
@@ -318,4 +308,14 @@ func lookupNew(ctx context.Context, dir directory.Directory, g store.Group, miss
 		}
 	}
 	return nil
+}
+
+// groupRead starts g's read: the group as the changes describe it, else as
+// the store holds it, with its nested groups.
+func (cs *changeSet) groupRead(g store.Group) *directory.GroupRead {
+	read := &directory.GroupRead{Group: groupEntry(g), Nested: g.Nested}
+	if e, ok := cs.changed[g.ExternalID]; ok {
+		read.Group = e
+	}
+	return read
 }

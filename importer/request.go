@@ -69,7 +69,7 @@ func (o *LDAP) Args() []string {
 }
 
 // CommandLine is the shell command that runs the request from a script.
-func (o *LDAP) CommandLine() string { return commandLine(o.Args()) }
+func (o *LDAP) CommandLine() string { return CommandLine(o.Args()) }
 
 // Options are the store's options for the request.
 func (o *LDAP) Options() store.Options {
@@ -154,7 +154,7 @@ func (o *Entra) Args() []string {
 }
 
 // CommandLine is the shell command that runs the request from a script.
-func (o *Entra) CommandLine() string { return commandLine(o.Args()) }
+func (o *Entra) CommandLine() string { return CommandLine(o.Args()) }
 
 // Options are the store's options for the request: Entra users are
 // enabled, matched with existing users by email, and need an email.
@@ -212,7 +212,7 @@ func (o *Sync) Args() []string {
 }
 
 // CommandLine is the shell command that runs the request from a script.
-func (o *Sync) CommandLine() string { return commandLine(o.Args()) }
+func (o *Sync) CommandLine() string { return CommandLine(o.Args()) }
 
 // Options are the store's options for a sync of groups of a directory of
 // the given kind: new members added, changed ones updated, under each

@@ -213,7 +213,7 @@ func (o *Sync) Prepare(ctx context.Context, env Env, dir directory.Directory, gr
 	}
 	picked := make([]directory.Entry, 0, len(groups))
 	for _, g := range groups {
-		picked = append(picked, directory.Entry{Type: directory.TypeGroup, ExternalID: g.ExternalID, Name: g.Name, DN: g.DN, MemberCount: -1})
+		picked = append(picked, groupEntry(g))
 	}
 	p, err := Prepare(ctx, env.Store, dir, in, picked)
 	if err != nil {

@@ -57,9 +57,10 @@ func (n *Names) Set(s string) error {
 // Type implements pflag.Value.
 func (n *Names) Type() string { return "names" }
 
-// commandLine is "usersync" and args, each quoted for a POSIX shell when it
-// needs it.
-func commandLine(args []string) string {
+// CommandLine is "usersync" and args, each quoted for a POSIX shell when it
+// needs it: the command line a request renders, and the one a run
+// journals.
+func CommandLine(args []string) string {
 	parts := make([]string, 0, len(args)+1)
 	parts = append(parts, "usersync")
 	for _, a := range args {
@@ -84,7 +85,3 @@ func ShellQuote(s string) string {
 	}
 	return s
 }
-
-// CommandLine is "usersync" and args quoted for a shell, for the command
-// line a run journals.
-func CommandLine(args []string) string { return commandLine(args) }

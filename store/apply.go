@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -162,7 +163,7 @@ func (r *runner) layout(users []directory.Entry, groups []GroupInput) error {
 			switch {
 			case ok && e.ExternalID != "" && j >= r.base:
 				st := &r.pending[j-r.base]
-				if !containsInt(st.groups, gi) {
+				if !slices.Contains(st.groups, gi) {
 					st.groups = append(st.groups, gi)
 				}
 			case ok && e.ExternalID != "":
@@ -181,15 +182,6 @@ func (r *runner) layout(users []directory.Entry, groups []GroupInput) error {
 }
 
 func (r *runner) add(st step) { r.pending = append(r.pending, st) }
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
 
 // known counts the pending steps that are entries of the run.
 func (r *runner) known() int {
@@ -280,7 +272,7 @@ func (r *runner) departures(s kv, g *groupState, gid uint64) (removed, disabled 
 	if g.in.Partial {
 		// A read of the changes names the members who left.
 		for _, ext := range g.in.Departed {
-			if uid := userIDByExt(s, r.source, ext); uid != 0 && !g.listed[ext] && isMember(s, gid, uid) && !containsU64(removed, uid) {
+			if uid := userIDByExt(s, r.source, ext); uid != 0 && !g.listed[ext] && isMember(s, gid, uid) && !slices.Contains(removed, uid) {
 				removed = append(removed, uid)
 			}
 		}
@@ -300,7 +292,7 @@ func (r *runner) departures(s kv, g *groupState, gid uint64) (removed, disabled 
 			continue // the read lists it: not deleted, whatever the caller says
 		}
 		uid := userIDByExt(s, r.source, ext)
-		if uid == 0 || containsU64(disabled, uid) {
+		if uid == 0 || slices.Contains(disabled, uid) {
 			continue
 		}
 		u, err := getUser(s, uid)
@@ -314,20 +306,11 @@ func (r *runner) departures(s kv, g *groupState, gid uint64) (removed, disabled 
 	return removed, disabled, len(cur), nil
 }
 
-func containsU64(s []uint64, v uint64) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // affected counts the distinct members removed or disabled.
 func affected(removed, disabled []uint64) int {
 	n := len(removed)
 	for _, id := range disabled {
-		if !containsU64(removed, id) {
+		if !slices.Contains(removed, id) {
 			n++
 		}
 	}

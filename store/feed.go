@@ -12,6 +12,7 @@ import (
 func (s *Store) GroupsHolding(source string, userExtIDs []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	err := s.view(func(t *txKV) error {
+		seen := map[uint64]bool{} // groups read already: each is decoded once
 		for _, ext := range userExtIDs {
 			uid := userIDByExt(t, source, ext)
 			if uid == 0 {
@@ -22,6 +23,10 @@ func (s *Store) GroupsHolding(source string, userExtIDs []string) (map[string]bo
 				return err
 			}
 			for _, gid := range gids {
+				if seen[gid] {
+					continue
+				}
+				seen[gid] = true
 				g, err := getGroup(t, gid)
 				if err != nil {
 					return err

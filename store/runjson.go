@@ -73,3 +73,8 @@ func (r *Run) OverThreshold() bool {
 	}
 	return false
 }
+
+// Total is the number of entries counted.
+func (c Counts) Total() int {
+	return c.Created + c.Updated + c.Unchanged + c.Skipped + c.Failed + c.Removed + c.Disabled
+}

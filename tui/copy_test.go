@@ -52,7 +52,7 @@ func ownRoles(t *testing.T, st *store.Store, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return assignmentsText(u.Roles)
+	return store.FormatAssignments(u.Roles)
 }
 
 func TestUserCard_CopySaysWhatWasCopiedOrWhyNothingWas(t *testing.T) {

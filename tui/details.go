@@ -60,7 +60,7 @@ func copiedNote(m copiedMsg) (note string, warn bool) {
 		if len(via[g]) > 1 {
 			verb = "come"
 		}
-		viaParts = append(viaParts, fmt.Sprintf("%s %s through group %s", assignmentsText(via[g]), verb, g))
+		viaParts = append(viaParts, fmt.Sprintf("%s %s through group %s", store.FormatAssignments(via[g]), verb, g))
 	}
 	notGiven := ""
 	if len(viaParts) > 0 {
@@ -68,7 +68,7 @@ func copiedNote(m copiedMsg) (note string, warn bool) {
 	}
 	switch {
 	case len(m.copied) > 0:
-		note = fmt.Sprintf("Copied from %s to %s: %s.", m.from, m.to, assignmentsText(m.copied))
+		note = fmt.Sprintf("Copied from %s to %s: %s.", m.from, m.to, store.FormatAssignments(m.copied))
 		if n := len(own) - len(m.copied); n > 0 {
 			note += fmt.Sprintf(" %s already held the other %s.", m.to, plural(n, "one", "ones"))
 		}
@@ -77,7 +77,7 @@ func copiedNote(m copiedMsg) (note string, warn bool) {
 		}
 		return note, false
 	case len(own) > 0:
-		note = fmt.Sprintf("Nothing copied: %s already holds every role %s holds of their own (%s).", m.to, m.from, assignmentsText(own))
+		note = fmt.Sprintf("Nothing copied: %s already holds every role %s holds of their own (%s).", m.to, m.from, store.FormatAssignments(own))
 		if notGiven != "" {
 			note += " " + notGiven + "."
 		}
@@ -605,7 +605,7 @@ func (s *groupScreen) View() string {
 	if len(g.Feed) > 0 {
 		synced += " · the next sync reads only what changed"
 	}
-	roles := assignmentsText(g.Roles)
+	roles := store.FormatAssignments(g.Roles)
 	lines := []string{
 		head,
 		"",

@@ -342,18 +342,13 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	s.note = ""
 	// Letters that are list keys act, but a name typed on the list goes
 	// to the search box, undoing them (see typeahead.go).
-	switch text := printable(msg); {
-	case text != "" && key.Matches(msg, k.Up, k.Down, k.Home, k.End):
-		undo := r.t.Mark()
-		r.t.Navigate(msg, k)
-		s.ahead.acted([]rune(text)[0], undo)
+	if typed, ok := s.ahead.onList(msg, k, r); ok {
+		if typed != "" {
+			return s.typeInSearch(typed)
+		}
 		return nil
-	case text != "" && key.Matches(msg, k.SelectAll):
-		s.ahead.acted('a', r.SelectAll())
-		return nil
-	case text != "" && !key.Matches(msg, k.Filter):
-		return s.typeInSearch(s.ahead.typed(text))
-	case msg.String() == "backspace":
+	}
+	if msg.String() == "backspace" {
 		s.ahead.reset()
 		return tea.Batch(s.focusOn(chooseSearch), s.typeSearch(msg))
 	}
@@ -569,7 +564,7 @@ func (s *entraGroupsScreen) View() string {
 	case s.watch.waiting():
 		lines = append(lines, st.warn.Render(cut("  "+s.watch.line(), w)))
 	case len(s.sess.req.Roles) > 0:
-		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+visible.String(assignmentsText(s.sess.req.Roles))+" (Enter changes them)", w)))
+		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+visible.String(store.FormatAssignments(s.sess.req.Roles))+" (Enter changes them)", w)))
 	default:
 		lines = append(lines, st.dim.Render(fmt.Sprintf("  group %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
 	}

@@ -234,7 +234,7 @@ func (s *entraSummaryScreen) render() {
 	}
 	roles := "none"
 	if len(s.sess.req.Roles) > 0 {
-		roles = assignmentsText(s.sess.req.Roles) + " — the new groups get them; members hold them"
+		roles = store.FormatAssignments(s.sess.req.Roles) + " — the new groups get them; members hold them"
 	}
 	addField("Roles for new users", roles)
 	add("")

@@ -6,6 +6,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/usersync/usersync/store"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -150,7 +151,7 @@ func (s *optionsScreen) View() string {
 	lines = append(lines, "")
 	roles := "none"
 	if len(o.Roles) > 0 {
-		roles = assignmentsText(o.Roles)
+		roles = store.FormatAssignments(o.Roles)
 	}
 	item(optRoles, "Role assignments — Set roles…", "Assign roles to the user/group: "+roles)
 	lines = append(lines, "")

@@ -407,17 +407,3 @@ func (p *rolePicker) View() string {
 		st.dim.Render("Tab edits the scope (a plain name such as project-x; global when empty)."))
 	return joinLines(lines)
 }
-
-// assignmentsText renders assignments as the CLI's --roles takes them:
-// ROLE for the global scope, ROLE@SCOPE otherwise.
-func assignmentsText(as []store.Assignment) string {
-	parts := make([]string, 0, len(as))
-	for _, a := range as {
-		if a.Scope == "" || a.Scope == store.GlobalScope {
-			parts = append(parts, a.Role)
-		} else {
-			parts = append(parts, a.Role+"@"+a.Scope)
-		}
-	}
-	return strings.Join(parts, ",")
-}

@@ -305,18 +305,15 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 		cmd := s.openDiff() // only a note: nothing to compare
 		s.ahead.acted('d', func() { s.note = "" })
 		return cmd
-	case text != "" && key.Matches(msg, k.Up, k.Down, k.Home, k.End):
-		undo := r.t.Mark()
-		r.t.Navigate(msg, k)
-		s.ahead.acted([]rune(text)[0], undo)
-		return nil
-	case text != "" && key.Matches(msg, k.SelectAll):
-		s.ahead.acted('a', r.SelectAll())
-		return nil
-	case text != "" && !key.Matches(msg, k.Filter):
-		// A key no list key uses: a name is being typed. It starts a
-		// new search in the box, with the list letters just before it.
-		return s.typeInBox(s.ahead.typed(text))
+	case text != "":
+		// A list letter acts; any other key starts a name: a new search
+		// in the box, with the list letters just before it.
+		if typed, ok := s.ahead.onList(msg, k, r); ok {
+			if typed != "" {
+				return s.typeInBox(typed)
+			}
+			return nil
+		}
 	case msg.String() == "backspace":
 		s.ahead.reset()
 		cmd := s.focusOn(focusSearchBox)

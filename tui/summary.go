@@ -184,7 +184,7 @@ func (s *summaryScreen) render() {
 	add(field(s.sh, "Enable after import", enable, 19))
 	roles := "none"
 	if len(o.Roles) > 0 {
-		roles = assignmentsText(o.Roles)
+		roles = store.FormatAssignments(o.Roles)
 	}
 	add(field(s.sh, "Roles for new", roles, 19))
 	if o.CopyRolesFrom != "" {

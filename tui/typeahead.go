@@ -3,6 +3,7 @@ package tui
 import (
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
 
@@ -83,6 +84,27 @@ func (t *typeahead) typed(text string) string {
 // reset ends the run: a key that is not a letter (an arrow, Space, Enter)
 // means the list is being used.
 func (t *typeahead) reset() { t.text, t.undo = nil, nil }
+
+// onList routes a key typed on the list r: a list letter that moves or
+// selects all acts at once (undoably); any other printable key but the
+// filter key is the start of a name, and typed is what goes to the search
+// box. handled is false for the keys it leaves to the screen.
+func (t *typeahead) onList(msg tea.KeyPressMsg, k *keyMap, r *results) (typed string, handled bool) {
+	text := printable(msg)
+	switch {
+	case text != "" && key.Matches(msg, k.Up, k.Down, k.Home, k.End):
+		undo := r.t.Mark()
+		r.t.Navigate(msg, k)
+		t.acted([]rune(text)[0], undo)
+		return "", true
+	case text != "" && key.Matches(msg, k.SelectAll):
+		t.acted('a', r.SelectAll())
+		return "", true
+	case text != "" && !key.Matches(msg, k.Filter):
+		return t.typed(text), true
+	}
+	return "", false
+}
 
 // printable returns the text a key types, "" for a key that types nothing
 // (arrows, Enter, Space, keys with ctrl or alt).

@@ -400,7 +400,7 @@ func (s *usersScreen) View() string {
 		from, to := s.groups.Visible()
 		for p := from; p < to; p++ {
 			g := s.groups.Item(s.groups.view[p])
-			text := s.groupCols(glyphGroup+" "+g.Name, kindText(g.Kind, g.Source), fmt.Sprint(len(g.Members)), assignmentsText(g.Roles))
+			text := s.groupCols(glyphGroup+" "+g.Name, kindText(g.Kind, g.Source), fmt.Sprint(len(g.Members)), store.FormatAssignments(g.Roles))
 			lines = append(lines, rowLine(s.sh, p == s.groups.cursor, text, w))
 		}
 		return joinLines(lines)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -191,23 +190,4 @@ func actor() string {
 		return name
 	}
 	return "unknown"
-}
-
-// commandLine rebuilds the command line that was run, for the journal,
-// quoting what a shell would need quoted.
-func commandLine(args []string) string {
-	parts := make([]string, 0, len(args)+1)
-	parts = append(parts, "usersync")
-	for _, a := range args {
-		parts = append(parts, shellQuote(a))
-	}
-	return strings.Join(parts, " ")
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,/@:+%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

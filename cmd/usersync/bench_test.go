@@ -63,25 +63,7 @@ func benchmarkImport(b *testing.B, data *slapdtest.Data, n int, query string, at
 	srv := slapdtest.Start(b, slapdtest.Options{Data: data})
 
 	// The benchmark measures the binary as shipped: no race detector.
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "usersync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	config := filepath.Join(dir, "config.toml")
-	err := os.WriteFile(config, fmt.Appendf(nil, `[[ldap]]
-name = "dc01"
-url = %q
-base_dn = %q
-bind_dn = %q
-bind_password_env = "DC01_PASSWORD"
-flavor = "openldap"
-allow_insecure = true
-page_size = 1000
-`, srv.URL, srv.Suffix, srv.BindDN), 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, bin, config := benchSetup(b, srv, `page_size = 1000`)
 
 	var importTime, dumpTime time.Duration
 	var peakRSS int64
@@ -158,6 +140,24 @@ func checkImported(b *testing.B, bin, config, store string, n int) {
 	}
 }
 
+// benchSetup builds the binary as shipped (no race detector) into a
+// scratch directory and writes a configuration naming srv as dc01 (with
+// more lines of its section); it returns the directory, the binary and the
+// configuration's path.
+func benchSetup(b *testing.B, srv *slapdtest.Server, more ...string) (dir, bin, config string) {
+	b.Helper()
+	dir = b.TempDir()
+	bin = filepath.Join(dir, "usersync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	config = filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(config, []byte(ldapSection("dc01", srv.URL, srv, more...)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return dir, bin, config
+}
+
 // vmHWM is the peak resident set of a running process in KiB (0 once it
 // has exited).
 func vmHWM(pid int) int64 {
@@ -188,28 +188,7 @@ func BenchmarkSyncIncremental100k(b *testing.B) {
 	data := slapdtest.NewData(slapdtest.DefaultSuffix)
 	dns := data.AddRealisticUsers(100_000, 200)
 	srv := slapdtest.Start(b, slapdtest.Options{Data: data, SyncProv: &slapdtest.SyncProv{SessionLog: 100_000}})
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "usersync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	config := filepath.Join(dir, "config.toml")
-	err := os.WriteFile(config, fmt.Appendf(nil, `[[ldap]]
-name = "dc01"
-url = %q
-base_dn = %q
-bind_dn = %q
-bind_password_env = "DC01_PASSWORD"
-flavor = "openldap"
-allow_insecure = true
-page_size = 1000
-timeout = "60s"
-[ldap.attributes]
-disabled = "employeeType"
-`, srv.URL, srv.Suffix, srv.BindDN), 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, bin, config := benchSetup(b, srv, `page_size = 1000`, `timeout = "60s"`, `[ldap.attributes]`, `disabled = "employeeType"`)
 	env := append(os.Environ(), "USERSYNC_CONFIG="+config, "USERSYNC_STORE="+filepath.Join(dir, "store.db"), "DC01_PASSWORD="+srv.BindPassword)
 	usersync := func(args ...string) ([]byte, time.Duration) {
 		cmd := exec.Command(bin, args...)
@@ -286,24 +265,7 @@ func BenchmarkWatchLatency(b *testing.B) {
 	data := slapdtest.NewData(slapdtest.DefaultSuffix)
 	dns := data.AddRealisticUsers(10_000, 20)
 	srv := slapdtest.Start(b, slapdtest.Options{Data: data, SyncProv: &slapdtest.SyncProv{SessionLog: 10_000}})
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "usersync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	config := filepath.Join(dir, "config.toml")
-	err := os.WriteFile(config, fmt.Appendf(nil, `[[ldap]]
-name = "dc01"
-url = %q
-base_dn = %q
-bind_dn = %q
-bind_password_env = "DC01_PASSWORD"
-flavor = "openldap"
-allow_insecure = true
-`, srv.URL, srv.Suffix, srv.BindDN), 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, bin, config := benchSetup(b, srv)
 	env := append(os.Environ(), "USERSYNC_CONFIG="+config, "USERSYNC_STORE="+filepath.Join(dir, "store.db"), "DC01_PASSWORD="+srv.BindPassword)
 	run := func(args ...string) []byte {
 		cmd := exec.Command(bin, args...)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/usersync/usersync/demo"
+	"github.com/usersync/usersync/importer"
 )
 
 func init() { extraCommands = append(extraCommands, (*app).demoCommand) }
@@ -102,7 +103,7 @@ func (a *app) runDemo(cmd *cobra.Command, o demoOptions) (err error) {
 		return a.runTUI(cmd, startUsers)
 	}
 	a.close() // other usersync processes may use the store now
-	fmt.Fprintf(a.stdout, "export USERSYNC_CONFIG=%s\nexport USERSYNC_STORE=%s\n", shellQuote(a.configPath), shellQuote(a.storePath))
+	fmt.Fprintf(a.stdout, "export USERSYNC_CONFIG=%s\nexport USERSYNC_STORE=%s\n", importer.ShellQuote(a.configPath), importer.ShellQuote(a.storePath))
 	fmt.Fprintf(a.stderr, "usersync demo: %s at %s and %s at %s are up; the scratch store is %s.\nPress Ctrl+C to stop them.\n",
 		demo.LDAPName, env.LDAP.URL(), demo.EntraName, env.Entra.GraphEndpoint(), a.storePath)
 	<-ctx.Done()

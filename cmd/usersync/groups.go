@@ -40,7 +40,7 @@ func (a *app) groupsCommand() *cobra.Command {
 			}
 			t := newTable(a.stdout, "NAME", "KIND", "SOURCE", "MEMBERS", "ROLES")
 			for _, g := range groups {
-				t.row(g.Name, string(g.Kind), g.Source, fmt.Sprint(len(g.Members)), formatAssignments(g.Roles))
+				t.row(g.Name, string(g.Kind), g.Source, fmt.Sprint(len(g.Members)), store.FormatAssignments(g.Roles))
 			}
 			return t.flush()
 		},
@@ -75,7 +75,7 @@ func (a *app) groupsCommand() *cobra.Command {
 				fmt.Fprintf(w, "Source:      %s\n", v(g.Source))
 				fmt.Fprintf(w, "External ID: %s\n", v(g.ExternalID))
 			}
-			fmt.Fprintf(w, "Roles:       %s\n", v(joinOrNone(splitNonEmpty(formatAssignments(g.Roles)))))
+			fmt.Fprintf(w, "Roles:       %s\n", v(joinOrNone(splitNonEmpty(store.FormatAssignments(g.Roles)))))
 			fmt.Fprintf(w, "Members (%d):\n", len(g.Members))
 			for _, m := range g.Members {
 				fmt.Fprintf(w, "  %s\n", v(m))

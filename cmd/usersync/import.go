@@ -128,9 +128,7 @@ func runExit(run *store.Run, err error) error {
 }
 
 func (a *app) printRunResult(run *store.Run, asJSON bool) error {
-	c := run.Counts
-	total := c.Created + c.Updated + c.Unchanged + c.Skipped + c.Failed + c.Removed + c.Disabled
-	if run.Trimmed && a.st != nil && (asJSON || total <= reportListAll) {
+	if run.Trimmed && a.st != nil && (asJSON || run.Counts.Total() <= reportListAll) {
 		// A streamed import kept only the entries that need attention in
 		// memory: the JSON has them all, from the journal.
 		full, err := a.st.GetRun(run.ID)

@@ -37,18 +37,7 @@ func startDC01(t *testing.T) *dc01 {
 // configure writes a config naming the server dc01, with the password in
 // an environment variable.
 func (d *dc01) configure(e *env) {
-	e.writeConfig(fmt.Sprintf(`
-[[ldap]]
-name = "dc01"
-url = %q
-base_dn = %q
-bind_dn = %q
-bind_password_env = "DC01_PASSWORD"
-flavor = "openldap"
-allow_insecure = true
-timeout = "5s"
-`, d.srv.URL, d.srv.Suffix, d.srv.BindDN))
-	e.extra = append(e.extra, "DC01_PASSWORD="+d.srv.BindPassword)
+	e.useLDAP(d.srv, ldapSection("dc01", d.srv.URL, d.srv, `timeout = "5s"`))
 }
 
 func runOf(t *testing.T, r result) runJSON {

@@ -35,22 +35,8 @@ func startTwoSources(t *testing.T, members int) *twoSources {
 }
 
 func (s *twoSources) configure(e *env) {
-	section := func(name, url string) string {
-		return fmt.Sprintf(`
-[[ldap]]
-name = %q
-url = %q
-base_dn = %q
-bind_dn = %q
-bind_password_env = "DC_PASSWORD"
-flavor = "openldap"
-allow_insecure = true
-page_size = 50
-timeout = "5s"
-`, name, url, s.srv.Suffix, s.srv.BindDN)
-	}
-	e.writeConfig(section("dc01", s.srv.URL) + section("dc02", s.proxy.URL))
-	e.extra = append(e.extra, "DC_PASSWORD="+s.srv.BindPassword)
+	more := []string{"page_size = 50", `timeout = "5s"`}
+	e.useLDAP(s.srv, ldapSection("dc01", s.srv.URL, s.srv, more...), ldapSection("dc02", s.proxy.URL, s.srv, more...))
 }
 
 // jsonLines parses stdout line by line, as a script reading a .jsonl file.

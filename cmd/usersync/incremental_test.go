@@ -39,20 +39,7 @@ func feedDirectory(t *testing.T) (*slapdtest.Server, map[string]string) {
 }
 
 func configureFeed(e *env, srv *slapdtest.Server) {
-	e.writeConfig(fmt.Sprintf(`
-[[ldap]]
-name = "dc01"
-url = %q
-base_dn = %q
-bind_dn = %q
-bind_password_env = "DC01_PASSWORD"
-flavor = "openldap"
-allow_insecure = true
-timeout = "5s"
-[ldap.attributes]
-disabled = "employeeType"
-`, srv.URL, srv.Suffix, srv.BindDN))
-	e.extra = append(e.extra, "DC01_PASSWORD="+srv.BindPassword)
+	e.useLDAP(srv, ldapSection("dc01", srv.URL, srv, `timeout = "5s"`, "[ldap.attributes]", `disabled = "employeeType"`))
 }
 
 // TestSync_ReadsOnlyWhatChanged: after a full sync, the next one reads the

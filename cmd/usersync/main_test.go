@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usersync/usersync/directory/ldap/slapdtest"
 )
 
 // binary is the usersync binary built once for the tests: the CLI is tested
@@ -128,4 +130,28 @@ func requireKeys(t *testing.T, what string, got map[string]bool, want ...string)
 			t.Errorf("%s JSON lacks field %q (has %v)", what, k, got)
 		}
 	}
+}
+
+// ldapSection is an [[ldap]] section naming srv, reached at url, as the
+// server name (openldap flavor, bind password in $DC01_PASSWORD, plain
+// binds allowed), with more lines of the section appended (page_size,
+// timeout, [ldap.attributes] …).
+func ldapSection(name, url string, srv *slapdtest.Server, more ...string) string {
+	return fmt.Sprintf(`
+[[ldap]]
+name = %q
+url = %q
+base_dn = %q
+bind_dn = %q
+bind_password_env = "DC01_PASSWORD"
+flavor = "openldap"
+allow_insecure = true
+`, name, url, srv.Suffix, srv.BindDN) + strings.Join(more, "\n") + "\n"
+}
+
+// useLDAP configures e with sections naming servers of srv, and gives the
+// commands srv's bind password.
+func (e *env) useLDAP(srv *slapdtest.Server, sections ...string) {
+	e.writeConfig(strings.Join(sections, ""))
+	e.extra = append(e.extra, "DC01_PASSWORD="+srv.BindPassword)
 }

@@ -123,10 +123,6 @@ func (t *table) row(cols ...string) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
-func formatAssignments(as []store.Assignment) string { return store.FormatAssignments(as) }
-
-func formatAssignment(a store.Assignment) string { return a.String() }
-
 // parseAssignments reads "Viewer,Editor@project-x" (store.ParseAssignments);
 // a bad spelling is a usage error.
 func parseAssignments(s string) ([]store.Assignment, error) {
@@ -179,8 +175,6 @@ func printRun(w io.Writer, r *store.Run, brief bool) error {
 		return nil
 	}
 	entries := r.Entries
-	c = r.Counts
-	total := c.Created + c.Updated + c.Unchanged + c.Skipped + c.Failed + c.Removed + c.Disabled
 	if brief && (len(entries) > reportListAll || r.Trimmed) {
 		entries = nil
 		for _, e := range r.Entries {
@@ -193,7 +187,7 @@ func printRun(w io.Writer, r *store.Run, brief bool) error {
 		if r.ID == 0 {
 			how = "--json lists them all"
 		}
-		fmt.Fprintf(w, "%d entries; those that need attention follow (%s)\n", total, how)
+		fmt.Fprintf(w, "%d entries; those that need attention follow (%s)\n", c.Total(), how)
 		if len(entries) == 0 {
 			return nil
 		}

@@ -115,9 +115,9 @@ func (a *app) assignCommand(verb, short string) *cobra.Command {
 				return a.printPrincipalJSON(st, args[0])
 			}
 			if verb == "assign" {
-				fmt.Fprintf(a.stdout, "%s now holds %s\n", visible.String(args[0]), visible.String(formatAssignment(as)))
+				fmt.Fprintf(a.stdout, "%s now holds %s\n", visible.String(args[0]), visible.String(as.String()))
 			} else {
-				fmt.Fprintf(a.stdout, "%s no longer holds %s\n", visible.String(args[0]), visible.String(formatAssignment(as)))
+				fmt.Fprintf(a.stdout, "%s no longer holds %s\n", visible.String(args[0]), visible.String(as.String()))
 			}
 			return nil
 		},

@@ -29,19 +29,7 @@ func TestSync_StalledServerEndsInTimeAndRemovesNothing(t *testing.T) {
 
 	const timeout = 2 * time.Second
 	e := newEnv(t)
-	e.writeConfig(fmt.Sprintf(`
-[[ldap]]
-name = "dc01"
-url = %q
-base_dn = %q
-bind_dn = %q
-bind_password_env = "DC01_PASSWORD"
-flavor = "openldap"
-allow_insecure = true
-page_size = 100
-timeout = %q
-`, p.URL, srv.Suffix, srv.BindDN, timeout.String()))
-	e.extra = append(e.extra, "DC01_PASSWORD="+srv.BindPassword)
+	e.useLDAP(srv, ldapSection("dc01", p.URL, srv, "page_size = 100", fmt.Sprintf("timeout = %q", timeout.String())))
 
 	e.ok("import", "ldap", "--server", "dc01", "--query", "Big", "--enable", "--yes")
 	var g groupJSON

@@ -56,9 +56,9 @@ object is printed per directory synchronized (JSON Lines).`,
 					return usageErrorf("--interval must be positive (e.g. 30s)")
 				}
 				out.yes = true // a watch applies: it is a service, not a plan
-				return a.watch(cmd.Context(), &o, out, commandLine(os.Args[1:]), interval)
+				return a.watch(cmd.Context(), &o, out, importer.CommandLine(os.Args[1:]), interval)
 			}
-			return a.sync(cmd.Context(), &o, out, commandLine(os.Args[1:]))
+			return a.sync(cmd.Context(), &o, out, importer.CommandLine(os.Args[1:]))
 		},
 	}
 	o.Flags(cmd.Flags())

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/usersync/usersync/importer"
 )
 
 // A terminal is the built binary running in a tmux pane, driven the way a
@@ -53,9 +55,9 @@ func startTerminal(t *testing.T, e *env, w, h int, args ...string) *terminal {
 	}
 	vars = append(vars, e.extra...)
 	quoted := make([]string, 0, len(args)+1)
-	quoted = append(quoted, shellQuote(binary))
+	quoted = append(quoted, importer.ShellQuote(binary))
 	for _, a := range args {
-		quoted = append(quoted, shellQuote(a))
+		quoted = append(quoted, importer.ShellQuote(a))
 	}
 	// After the program exits the pane stays (remain-on-exit) so that its
 	// last screen and exit status can be read.
@@ -69,7 +71,7 @@ func startTerminal(t *testing.T, e *env, w, h int, args ...string) *terminal {
 func quotedAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = shellQuote(s)
+		out[i] = importer.ShellQuote(s)
 	}
 	return out
 }

@@ -47,7 +47,7 @@ func (a *app) usersCommand() *cobra.Command {
 			}
 			t := newTable(a.stdout, "USERNAME", "DISPLAY NAME", "EMAIL", "KIND", "SOURCE", "ENABLED", "ROLES")
 			for _, u := range users {
-				t.row(u.Username, u.DisplayName, u.Email, string(u.Kind), u.Source, yesNo(u.Enabled), formatAssignments(u.Roles))
+				t.row(u.Username, u.DisplayName, u.Email, string(u.Kind), u.Source, yesNo(u.Enabled), store.FormatAssignments(u.Roles))
 			}
 			return t.flush()
 		},
@@ -114,7 +114,7 @@ func (a *app) userShowCommand() *cobra.Command {
 				if e.Via != "" {
 					via = "via group " + e.Via
 				}
-				fmt.Fprintf(w, "  %-24s %s\n", v(formatAssignment(e.Assignment)), v(via))
+				fmt.Fprintf(w, "  %-24s %s\n", v(e.Assignment.String()), v(via))
 			}
 			return nil
 		},
