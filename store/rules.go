@@ -418,10 +418,10 @@ type Status struct {
 var classifyOptions = Options{AddNew: true, UpdateExisting: true}
 
 // decideAlone runs the rules for e alone, as a selected entry of an import
-// with classifyOptions, over o (reset first), and returns the verdict.
-func decideAlone(o *overlayKV, source string, e *directory.Entry, now int64) (verdict, error) {
+// (with classifyOptions, for Classify and Diff), over o (reset first), and
+// returns the verdict.
+func (r *rules) decideAlone(o *overlayKV, e *directory.Entry) (verdict, error) {
 	o.reset()
-	r := &rules{source: source, opts: classifyOptions, now: now}
 	if e.Type == directory.TypeGroup {
 		return r.decideGroup(o, e)
 	}
@@ -457,11 +457,11 @@ func statusOf(v verdict) Status {
 // run dry. It reads the store only.
 func (s *Store) Classify(source string, entries []directory.Entry) ([]Status, error) {
 	out := make([]Status, len(entries))
-	now := s.now().UnixNano()
+	r := &rules{source: source, opts: classifyOptions, now: s.now().UnixNano()}
 	err := s.view(func(t *txKV) error {
 		o := newOverlayKV(t)
 		for i := range entries {
-			v, err := decideAlone(o, source, &entries[i], now)
+			v, err := r.decideAlone(o, &entries[i])
 			if err != nil {
 				return fmt.Errorf("classify %s: %w", entries[i].Name, err)
 			}
@@ -488,7 +488,8 @@ type FieldDiff struct {
 func (s *Store) Diff(source string, e directory.Entry) ([]FieldDiff, error) {
 	d := []FieldDiff{}
 	err := s.view(func(t *txKV) error {
-		v, err := decideAlone(newOverlayKV(t), source, &e, s.now().UnixNano())
+		r := &rules{source: source, opts: classifyOptions, now: s.now().UnixNano()}
+		v, err := r.decideAlone(newOverlayKV(t), &e)
 		if err != nil {
 			return err
 		}

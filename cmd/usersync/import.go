@@ -84,7 +84,8 @@ func (a *app) env(st *store.Store) importer.Env {
 
 // report prints an outcome (planned or applied: the warnings on stderr,
 // the run on stdout) and turns it, and the error that came with it, into
-// the exit code.
+// the exit code. An outcome without a run (a watch's quiet round) prints
+// nothing.
 func (a *app) report(res *importer.Outcome, err error, out output) error {
 	if res == nil || res.Run == nil {
 		if errors.Is(err, importer.ErrUsage) {

@@ -156,9 +156,6 @@ func (a *app) syncSource(ctx context.Context, st *store.Store, o *importer.Sync,
 	if res == nil && err != nil {
 		return fmt.Errorf("%w\nNothing was changed.", err)
 	}
-	if a.watchRound && err == nil && res != nil && res.Run == nil {
-		return nil // nothing changed: a watch journals nothing
-	}
 	return a.report(res, err, out)
 }
 
