@@ -553,8 +553,9 @@ func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Pause freezes slapd with SIGSTOP, as a hung server or a stalled network
 // would look to a client: connections stay open, nothing answers. Resume
-// (or Stop) thaws it; call it in t.Cleanup. Pause fails where there is no
-// SIGSTOP (Windows).
+// (or Stop) thaws it; call it in t.Cleanup. On Linux, Pause returns once
+// every slapd thread is stopped, Resume once none is. Pause fails where
+// there is no SIGSTOP (Windows).
 func (s *Server) Pause() error { return s.signal(pauseSignal, "pause") }
 
 // Resume thaws a server Pause froze (SIGCONT); on a running server it does
@@ -574,6 +575,9 @@ func (s *Server) signal(sig os.Signal, what string) error {
 	default:
 	}
 	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("slapdtest: %s slapd: %w", what, err)
+	}
+	if err := settled(s.cmd.Process.Pid, sig == pauseSignal); err != nil {
 		return fmt.Errorf("slapdtest: %s slapd: %w", what, err)
 	}
 	return nil
