@@ -217,7 +217,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			m.resize()
 			return nil
 		}
-		return m.active().Update(msg)
+		return m.updateScreen(m.active(), msg)
 
 	case tea.MouseClickMsg, tea.MouseWheelMsg:
 		mm, ok := toMouse(msg)
@@ -228,34 +228,11 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		if mm.y < 0 || mm.y >= m.bodyHeight() {
 			return nil
 		}
-		return m.active().Update(mm)
+		return m.updateScreen(m.active(), mm)
 
-	case pushMsg:
-		return m.push(msg.s)
-	case replaceMsg:
-		m.pop()
-		return m.push(msg.s)
-	case popMsg:
-		if len(m.stack) == 1 {
-			return m.deliver(msg.result)
-		}
-		m.pop()
-		return tea.Batch(m.reveal(), m.deliver(msg.result))
-	case popToMsg:
-		popped := false
-		for len(m.stack) > 1 && m.active().ID() != msg.id {
-			m.pop()
-			popped = true
-		}
-		if !popped {
-			return m.deliver(msg.result)
-		}
-		return tea.Batch(m.reveal(), m.deliver(msg.result))
 	case statusMsg:
 		m.setStatus(msg.text, msg.isErr)
 		return nil
-	case quitMsg:
-		return m.quit()
 	}
 
 	if t, ok := msg.(tagged); ok {
@@ -268,9 +245,55 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		return s.Update(msg)
+		return m.updateScreen(s, msg)
 	}
-	return m.active().Update(msg)
+	return m.updateScreen(m.active(), msg)
+}
+
+// updateScreen hands msg to s, then applies the navigation s asked for.
+func (m *model) updateScreen(s screen, msg tea.Msg) tea.Cmd {
+	return m.follow(s, s.Update(msg))
+}
+
+// follow applies the navigation s asked for while it returned cmd (from
+// Update, Init or revealed), and the navigation of the screens that
+// opened, before any other message is read.
+func (m *model) follow(s screen, cmd tea.Cmd) tea.Cmd {
+	n := s.takeNav()
+	if n == nil {
+		return cmd
+	}
+	return tea.Batch(cmd, m.navigate(*n))
+}
+
+// navigate moves through the stack as n says.
+func (m *model) navigate(n nav) tea.Cmd {
+	switch n.kind {
+	case navPush:
+		return m.push(n.s)
+	case navReplace:
+		m.pop()
+		return m.push(n.s)
+	case navBack:
+		if len(m.stack) == 1 {
+			return m.deliver(n.result)
+		}
+		m.pop()
+		return tea.Batch(m.reveal(), m.deliver(n.result))
+	case navBackTo:
+		popped := false
+		for len(m.stack) > 1 && m.active().ID() != n.to {
+			m.pop()
+			popped = true
+		}
+		if !popped {
+			return m.deliver(n.result)
+		}
+		return tea.Batch(m.reveal(), m.deliver(n.result))
+	case navQuit:
+		return m.quit()
+	}
+	return nil
 }
 
 // deliver hands a screen's result to whom it is for (tagged), or to the
@@ -285,7 +308,7 @@ func (m *model) deliver(msg tea.Msg) tea.Cmd {
 // reveal tells the screen now on top that the screens above it closed.
 func (m *model) reveal() tea.Cmd {
 	if r, ok := m.active().(revealer); ok {
-		return r.revealed()
+		return m.follow(m.active(), r.revealed())
 	}
 	return nil
 }
@@ -293,7 +316,7 @@ func (m *model) reveal() tea.Cmd {
 func (m *model) push(s screen) tea.Cmd {
 	m.stack = append(m.stack, s)
 	m.layout(s)
-	return s.Init()
+	return m.follow(s, s.Init())
 }
 
 func (m *model) pop() {

@@ -170,7 +170,7 @@ func (s *userScreen) pickCopySource() tea.Cmd {
 		s.setNote("Read-only session: changing assignments is not allowed.", true, false)
 		return nil
 	}
-	return push(newUserPicker(s.sh, "Copy roles from",
+	return s.push(newUserPicker(s.sh, "Copy roles from",
 		"Copy roles and assignments to "+s.name+" from which user?", s.name, s.tag()))
 }
 
@@ -242,9 +242,9 @@ func (s *userScreen) Update(msg tea.Msg) tea.Cmd {
 			if s.sh.cfg.ReadOnly {
 				it.disabled = "Read-only session: changing assignments is not allowed."
 			}
-			return push(newMenu(s.sh, "User "+s.name, []menuItem{it}))
+			return s.push(newMenu(s.sh, "User "+s.name, []menuItem{it}))
 		case key.Matches(msg, k.Back):
-			return back()
+			return s.back()
 		}
 	}
 	return nil
@@ -470,11 +470,11 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 			if reason := s.cannotSync(); reason != "" {
 				sync.disabled = reason
 			}
-			return push(newMenu(s.sh, "Group "+s.name, []menuItem{sync}))
+			return s.push(newMenu(s.sh, "Group "+s.name, []menuItem{sync}))
 		case key.Matches(msg, k.Enter):
 			return s.openMember()
 		case key.Matches(msg, k.Back):
-			return back()
+			return s.back()
 		}
 	}
 	return nil
@@ -482,7 +482,7 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 
 func (s *groupScreen) openMember() tea.Cmd {
 	if i, ok := s.members.Current(); ok {
-		return push(newUserScreen(s.sh, *s.members.Item(i)))
+		return s.push(newUserScreen(s.sh, *s.members.Item(i)))
 	}
 	return nil
 }
@@ -529,12 +529,12 @@ func (s *groupScreen) sync() tea.Cmd {
 	returnTo := s.id
 	conn := newServersScreen(sh)
 	conn.pick = src.Name
-	conn.then = func(_ Source, dir directory.Directory) tea.Cmd {
+	conn.then = func(_ Source, dir directory.Directory) screen {
 		j := syncJob(sh, g, dir, returnTo)
 		j.events = eventsOf(dir) // an Entra tenant's throttling shows
-		return replace(newProgressScreen(sh, j))
+		return newProgressScreen(sh, j)
 	}
-	return push(conn)
+	return s.push(conn)
 }
 
 // syncJob is the synchronization of one group, the request `usersync sync

@@ -165,7 +165,7 @@ func (s *diffScreen) Update(msg tea.Msg) tea.Cmd {
 		switch {
 		case s.p.Navigate(msg, k):
 		case key.Matches(msg, k.Back), key.Matches(msg, k.Enter), msg.String() == "left":
-			return back()
+			return s.back()
 		}
 	}
 	return nil

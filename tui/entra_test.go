@@ -220,7 +220,7 @@ func TestEntraServers_TenantOpensTheSignIn(t *testing.T) {
 	s := newServersScreen(sh)
 	s.SetSize(80, 22)
 	s.t.MoveTo(1)
-	msgs := flatten(t, s.Update(keyPress("enter")))
+	msgs := update(t, s, keyPress("enter"))
 	if !pushes[*signInScreen](msgs) {
 		t.Fatalf("Enter on an Entra tenant did not open the sign-in: %v", msgs)
 	}
@@ -563,7 +563,7 @@ func TestEntraSync_GroupCardSignsInToTheTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := newDriver(t, entraTestConfig(st, m), StartUsers)
-	d.send(pushMsg{newGroupScreen(d.m.sh, "Sales")})
+	d.run(d.m.navigate(nav{kind: navPush, s: newGroupScreen(d.m.sh, "Sales")}))
 	d.keys("s")
 	if _, ok := d.active().(*reportScreen); !ok {
 		t.Fatalf("s on an Entra group did not sync through the sign-in: %T\n%s", d.active(), d.screen())

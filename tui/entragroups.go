@@ -222,7 +222,7 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 	case rolesChosenMsg:
 		// The role picker answered: on to the summary.
 		s.sess.req.Roles = msg.roles
-		return push(newEntraSummaryScreen(s.sh, s.sess, s.ID()))
+		return s.push(newEntraSummaryScreen(s.sh, s.sess, s.ID()))
 	case refreshMsg:
 		// A run finished: the next import starts afresh (no group
 		// picked, the default options), and the groups' states changed.
@@ -368,7 +368,7 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 			s.input.SetValue("")
 			return s.searchNow()
 		}
-		return back()
+		return s.back()
 	}
 	return nil
 }
@@ -395,7 +395,7 @@ func (s *entraGroupsScreen) next() tea.Cmd {
 	p := newRolePicker(s.sh, s.sess.req.Roles, s.tag())
 	p.title = "Roles for new users"
 	p.heading = "Roles for new users: the imported groups get them, their members hold them"
-	return push(p)
+	return s.push(p)
 }
 
 func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {

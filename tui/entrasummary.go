@@ -138,7 +138,7 @@ func (s *entraSummaryScreen) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Yank):
 			return copyCommand(s.command)
 		case key.Matches(msg, k.Back):
-			return back()
+			return s.back()
 		}
 	}
 	return nil
@@ -164,7 +164,7 @@ func (s *entraSummaryScreen) start() tea.Cmd {
 		returnTo: s.chooser,
 		events:   s.sess.dir.ev,
 	}
-	return push(newProgressScreen(s.sh, j))
+	return s.push(newProgressScreen(s.sh, j))
 }
 
 // tally counts a run's entries of one type by action.

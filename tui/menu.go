@@ -66,7 +66,7 @@ func (s *menuScreen) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Enter), key.Matches(msg, k.Toggle):
 			return s.choose()
 		case key.Matches(msg, k.Back), key.Matches(msg, k.Menu):
-			return back()
+			return s.back()
 		}
 	}
 	return nil
@@ -81,7 +81,7 @@ func (s *menuScreen) choose() tea.Cmd {
 		s.note = it.disabled
 		return nil
 	}
-	return backWith(it.msg)
+	return s.backWith(it.msg)
 }
 
 // View implements screen.

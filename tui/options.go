@@ -89,7 +89,7 @@ func (s *optionsScreen) Update(msg tea.Msg) tea.Cmd {
 				s.sess.req.CopyRolesFrom = ""
 			}
 		case key.Matches(msg, k.Back):
-			return back()
+			return s.back()
 		}
 	}
 	return nil
@@ -105,11 +105,11 @@ func (s *optionsScreen) activate(space bool) tea.Cmd {
 			return nil
 		}
 	case optRoles:
-		return push(newRolePicker(s.sh, s.sess.req.Roles, s.tag()))
+		return s.push(newRolePicker(s.sh, s.sess.req.Roles, s.tag()))
 	case optCopy:
-		return push(newUserPicker(s.sh, "Copy roles from", "Copy roles and assignments from which user?", "", s.tag()))
+		return s.push(newUserPicker(s.sh, "Copy roles from", "Copy roles and assignments from which user?", "", s.tag()))
 	}
-	return push(newSummaryScreen(s.sh, s.sess))
+	return s.push(newSummaryScreen(s.sh, s.sess))
 }
 
 // itemAt maps a body row to an item (see View's layout).

@@ -148,7 +148,7 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Enter):
 			return p.pick()
 		case key.Matches(msg, k.Back):
-			return back()
+			return p.back()
 		}
 	}
 	return nil
@@ -170,7 +170,7 @@ func (p *userPicker) pick() tea.Cmd {
 	if !ok {
 		return nil
 	}
-	return backWith(userPickedMsg{tag: p.forTag, name: p.t.Item(i).Username})
+	return p.backWith(userPickedMsg{tag: p.forTag, name: p.t.Item(i).Username})
 }
 
 // View implements screen.
@@ -345,9 +345,9 @@ func (p *rolePicker) Update(msg tea.Msg) tea.Cmd {
 			p.editing = true
 			return p.scope.Focus()
 		case key.Matches(msg, k.Enter):
-			return backWith(rolesChosenMsg{tag: p.forTag, roles: p.assignments()})
+			return p.backWith(rolesChosenMsg{tag: p.forTag, roles: p.assignments()})
 		case key.Matches(msg, k.Back):
-			return back()
+			return p.back()
 		}
 	}
 	return nil

@@ -229,7 +229,7 @@ func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		s.sh.changes++
-		return replace(newReportScreen(s.sh, s.j, msg.run, msg.err))
+		return s.replace(newReportScreen(s.sh, s.j, msg.run, msg.err))
 	case tea.KeyPressMsg:
 		switch {
 		case s.askForce:
@@ -242,7 +242,7 @@ func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 			held := s.held
 			s.held = nil
 			s.sh.changes++
-			return replace(newReportScreen(s.sh, s.j, held.run, held.err))
+			return s.replace(newReportScreen(s.sh, s.j, held.run, held.err))
 		case s.confirmCancel:
 			s.confirmCancel = false
 			if key.Matches(msg, k.Yes) {
@@ -256,9 +256,9 @@ func (s *progressScreen) Update(msg tea.Msg) tea.Cmd {
 				}
 				return nil
 			}
-			return send(popToMsg{id: s.j.returnTo})
+			return s.backTo(s.j.returnTo, nil)
 		case key.Matches(msg, k.Enter) && !s.running:
-			return send(popToMsg{id: s.j.returnTo})
+			return s.backTo(s.j.returnTo, nil)
 		}
 	}
 	return nil

@@ -148,7 +148,7 @@ func (s *reportScreen) Update(msg tea.Msg) tea.Cmd {
 			s.path.CursorEnd()
 			return s.path.Focus()
 		case key.Matches(msg, k.Back), key.Matches(msg, k.Enter):
-			return send(popToMsg{id: s.j.returnTo, result: refreshMsg{note: fmt.Sprintf("Run %d %s.", s.run.ID, s.run.Status)}})
+			return s.backTo(s.j.returnTo, refreshMsg{note: fmt.Sprintf("Run %d %s.", s.run.ID, s.run.Status)})
 		}
 	}
 	return nil

@@ -226,22 +226,22 @@ func TestSearch_EnterWithoutSelectionOnSynchronizeRowOpensDiff(t *testing.T) {
 	startSearch(t, s, "an*")
 	s.Update(batchMsg{tag: s.tag(), rows: anRows(), done: true})
 	s.results.t.MoveTo(1) // andarm, imported before
-	msgs := flatten(t, s.Update(keyPress("enter")))
+	msgs := update(t, s, keyPress("enter"))
 	if !pushes[*diffScreen](msgs) {
 		t.Fatalf("Enter on a synchronize row did not open the differences: %v", msgs)
 	}
 	s.results.t.MoveTo(2) // andbal, new
-	msgs = flatten(t, s.Update(keyPress("d")))
+	msgs = update(t, s, keyPress("d"))
 	if pushes[*diffScreen](msgs) {
 		t.Fatal("d on a new row opened a difference")
 	}
 	s.results.t.MoveTo(0)
-	msgs = flatten(t, s.Update(keyPress("right")))
+	msgs = update(t, s, keyPress("right"))
 	if !pushes[*diffScreen](msgs) {
 		t.Fatal("→ on a synchronize row did not open the differences")
 	}
 	s.Update(keyPress("space"))
-	msgs = flatten(t, s.Update(keyPress("enter")))
+	msgs = update(t, s, keyPress("enter"))
 	if !pushes[*optionsScreen](msgs) {
 		t.Fatalf("Enter with a row ticked did not move on to the options: %v", msgs)
 	}
@@ -257,6 +257,44 @@ func pushes[S screen](msgs []tea.Msg) bool {
 		}
 	}
 	return false
+}
+
+// Navigation as tests look at it: the nav a screen asked for, as the first
+// of the messages update returns.
+type (
+	pushMsg    struct{ s screen }
+	replaceMsg struct{ s screen }
+	popMsg     struct{ result tea.Msg }
+	popToMsg   struct {
+		id     screenID
+		result tea.Msg
+	}
+	quitMsg struct{}
+)
+
+// update hands msg to s and returns the navigation it asked for (as one
+// of the messages above) followed by its command's messages.
+func update(t *testing.T, s screen, msg tea.Msg) []tea.Msg {
+	t.Helper()
+	msgs := flatten(t, s.Update(msg))
+	n := s.takeNav()
+	if n == nil {
+		return msgs
+	}
+	var nm tea.Msg
+	switch n.kind {
+	case navPush:
+		nm = pushMsg{n.s}
+	case navReplace:
+		nm = replaceMsg{n.s}
+	case navBack:
+		nm = popMsg{n.result}
+	case navBackTo:
+		nm = popToMsg{n.to, n.result}
+	case navQuit:
+		nm = quitMsg{}
+	}
+	return append([]tea.Msg{nm}, msgs...)
 }
 
 // flatten runs cmd and returns its messages (batches opened), skipping

@@ -28,6 +28,9 @@ type screen interface {
 	Typing() bool
 	// Close cancels the screen's I/O and frees what it holds.
 	Close()
+	// takeNav returns the navigation the screen asked for since it was
+	// last taken, and forgets it (base implements it).
+	takeNav() *nav
 }
 
 // runner is a screen that writes to the store in the background.
@@ -62,37 +65,42 @@ type tagged interface{ target() tag }
 // if it is dropped.
 type releaser interface{ release() }
 
-// Navigation answers from screens to the root model.
-type (
-	// pushMsg opens a screen on top of the current one.
-	pushMsg struct{ s screen }
-	// replaceMsg replaces the current screen.
-	replaceMsg struct{ s screen }
-	// popMsg closes the current screen and hands result (if any) on: to the
-	// screen it is tagged for, or to the screen now on top.
-	popMsg struct{ result tea.Msg }
-	// popToMsg closes screens until id is on top, then hands result on.
-	popToMsg struct {
-		id     screenID
-		result tea.Msg
-	}
-	// statusMsg shows a short message in the title bar.
-	statusMsg struct {
-		text  string
-		isErr bool
-	}
-	// quitMsg asks to quit (confirming while a run is going).
-	quitMsg struct{}
+// Navigation is a value, not a message. A screen's Update says where to go
+// next by calling one of base's navigation methods (push, replace, back,
+// backWith, backTo, quit), which record a nav in the screen; the root takes
+// it (takeNav) as soon as the screen's Update, Init or revealed returns and
+// applies it before it reads the next message. Nothing travels through a
+// command, so a second key queued behind the first (two Enters on a
+// summary) is read by the screen that the first key opened.
+type navKind int
+
+const (
+	navPush    navKind = iota + 1 // open s on top of the current screen
+	navReplace                    // replace the current screen with s
+	navBack                       // close the current screen, hand result on
+	navBackTo                     // close screens until to is on top, hand result on
+	navQuit                       // quit (confirming while a run is going)
 )
+
+// nav is where a screen goes next. result, when set, is handed to the
+// screen it is tagged for, or to the screen now on top.
+type nav struct {
+	kind   navKind
+	s      screen
+	to     screenID
+	result tea.Msg
+}
+
+// statusMsg shows a short message in the title bar.
+type statusMsg struct {
+	text  string
+	isErr bool
+}
 
 func send(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
 
-func push(s screen) tea.Cmd           { return send(pushMsg{s}) }
-func replace(s screen) tea.Cmd        { return send(replaceMsg{s}) }
-func back() tea.Cmd                   { return send(popMsg{}) }
-func backWith(result tea.Msg) tea.Cmd { return send(popMsg{result: result}) }
-func status(text string) tea.Cmd      { return send(statusMsg{text: text}) }
-func statusErr(text string) tea.Cmd   { return send(statusMsg{text: text, isErr: true}) }
+func status(text string) tea.Cmd    { return send(statusMsg{text: text}) }
+func statusErr(text string) tea.Cmd { return send(statusMsg{text: text, isErr: true}) }
 
 // base is what every screen embeds: its id, the generation of its current
 // request, the context its I/O runs under, and its size.
@@ -104,6 +112,7 @@ type base struct {
 	cancel context.CancelFunc
 	width  int
 	height int
+	next   *nav // the navigation asked for, until the root takes it
 }
 
 func newBase(sh *shared) base {
@@ -122,6 +131,28 @@ func (b *base) Typing() bool { return false }
 
 // Close implements screen: cancel what is running.
 func (b *base) Close() { b.cancel() }
+
+func (b *base) takeNav() *nav {
+	n := b.next
+	b.next = nil
+	return n
+}
+
+// The navigation methods record where to go next and return no command:
+// a screen writes `return s.push(next)` from its Update. The last one
+// called in an Update wins.
+func (b *base) navigate(n nav) tea.Cmd { b.next = &n; return nil }
+
+func (b *base) push(s screen) tea.Cmd    { return b.navigate(nav{kind: navPush, s: s}) }
+func (b *base) replace(s screen) tea.Cmd { return b.navigate(nav{kind: navReplace, s: s}) }
+func (b *base) back() tea.Cmd            { return b.navigate(nav{kind: navBack}) }
+func (b *base) backWith(result tea.Msg) tea.Cmd {
+	return b.navigate(nav{kind: navBack, result: result})
+}
+func (b *base) backTo(id screenID, result tea.Msg) tea.Cmd {
+	return b.navigate(nav{kind: navBackTo, to: id, result: result})
+}
+func (b *base) quit() tea.Cmd { return b.navigate(nav{kind: navQuit}) }
 
 // tag is the tag of the current request.
 func (b *base) tag() tag { return tag{b.id, b.gen} }

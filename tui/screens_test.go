@@ -223,7 +223,7 @@ func TestProgress_ThresholdAsksThenForces(t *testing.T) {
 		t.Fatalf("no question:\n%s", ansi.Strip(p.View()))
 	}
 	// n shows the report of the run as it was, without forcing.
-	msgs := flatten(t, p.Update(keyPress("n")))
+	msgs := update(t, p, keyPress("n"))
 	if len(msgs) != 1 || p.j.in.Options.Force {
 		t.Fatalf("n: %v, force %v", msgs, p.j.in.Options.Force)
 	}
@@ -260,7 +260,7 @@ func TestReport_ListsOutcomesAndSavesJSONAndCSV(t *testing.T) {
 		t.Fatalf("default path %q", r.path.Value())
 	}
 	r.path.SetValue(dir + "/run.json")
-	for _, msg := range flatten(t, r.Update(keyPress("enter"))) {
+	for _, msg := range update(t, r, keyPress("enter")) {
 		r.Update(msg)
 	}
 	if !strings.Contains(ansi.Strip(r.View()), "Saved the report to "+dir+"/run.json") {
@@ -285,7 +285,7 @@ func TestReport_ListsOutcomesAndSavesJSONAndCSV(t *testing.T) {
 
 	r.Update(keyPress("s"))
 	r.path.SetValue(dir + "/run.csv")
-	for _, msg := range flatten(t, r.Update(keyPress("enter"))) {
+	for _, msg := range update(t, r, keyPress("enter")) {
 		r.Update(msg)
 	}
 	recs, err := csv.NewReader(strings.NewReader(string(mustRead(t, dir+"/run.csv")))).ReadAll()
@@ -317,12 +317,12 @@ func TestOptions_ToggleAndPickersAnswers(t *testing.T) {
 		t.Fatal("Space did not enable users after import")
 	}
 	o.Update(keyPress("down"))
-	if !pushes[*rolePicker](flatten(t, o.Update(keyPress("enter")))) {
+	if !pushes[*rolePicker](update(t, o, keyPress("enter"))) {
 		t.Fatal("Enter on Set roles did not open the role picker")
 	}
 	o.Update(rolesChosenMsg{tag: o.tag(), roles: []store.Assignment{{Role: "Viewer", Scope: "global"}, {Role: "Editor", Scope: "project-x"}}})
 	o.Update(keyPress("down"))
-	if !pushes[*userPicker](flatten(t, o.Update(keyPress("enter")))) {
+	if !pushes[*userPicker](update(t, o, keyPress("enter"))) {
 		t.Fatal("Enter on Copy roles did not open the user picker")
 	}
 	o.Update(userPickedMsg{tag: o.tag(), name: "mentor"})
@@ -338,7 +338,7 @@ func TestOptions_ToggleAndPickersAnswers(t *testing.T) {
 	}
 	o.Update(keyPress("up"))
 	o.Update(keyPress("up"))
-	if !pushes[*summaryScreen](flatten(t, o.Update(keyPress("enter")))) {
+	if !pushes[*summaryScreen](update(t, o, keyPress("enter"))) {
 		t.Fatal("Enter on the checkbox did not move on to the summary")
 	}
 }
@@ -366,7 +366,7 @@ func TestRolePicker_ScopeIsExactlyWhatWasTyped(t *testing.T) {
 	p.Update(keyPress("enter"))
 	p.Update(keyPress("up"))
 	p.Update(keyPress("space")) // Editor @ project-x
-	msgs := flatten(t, p.Update(keyPress("enter")))
+	msgs := update(t, p, keyPress("enter"))
 	if len(msgs) != 1 {
 		t.Fatalf("Enter: %v", msgs)
 	}

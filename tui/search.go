@@ -259,7 +259,7 @@ func (s *searchScreen) keyInBox(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return s.search(q)
 	case key.Matches(msg, k.Back):
-		return back()
+		return s.back()
 	case key.Matches(msg, k.Tab), key.Matches(msg, k.Down) && msg.String() == "down":
 		if s.results.t.Total() > 0 {
 			return s.focusOn(focusResults)
@@ -331,7 +331,7 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Enter):
 		if len(r.selected) > 0 {
 			s.sess.pick(r.Selected(), s.complete && r.AllSelected())
-			return push(newOptionsScreen(s.sh, s.sess))
+			return s.push(newOptionsScreen(s.sh, s.sess))
 		}
 		if row, ok := r.Current(); ok && row.checked && row.s.State == store.StateImported {
 			return s.openDiff()
@@ -369,9 +369,9 @@ func (s *searchScreen) openDiff() tea.Cmd {
 	}
 	if row.e.Type == directory.TypeGroup {
 		// What importing it does, with this import's options.
-		return push(newGroupDiffScreen(s.sh, s.sess.dir, s.sess.req.Options(), row.e))
+		return s.push(newGroupDiffScreen(s.sh, s.sess.dir, s.sess.req.Options(), row.e))
 	}
-	return push(newDiffScreen(s.sh, s.sess.source.Name, row.e))
+	return s.push(newDiffScreen(s.sh, s.sess.source.Name, row.e))
 }
 
 func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {

@@ -83,9 +83,10 @@ type serversScreen struct {
 	asking     bool // the password prompt is shown
 	connecting bool
 	err        string
-	// then, when set, is called with the open directory instead of
-	// opening the search screen (a group sync asks for a connection).
-	then func(Source, directory.Directory) tea.Cmd
+	// then, when set, makes the screen that takes the picker's place
+	// with the open directory, instead of the search screen (a group sync
+	// asks for a connection).
+	then func(Source, directory.Directory) screen
 	pick string // open this source at once (sync: the group's source)
 }
 
@@ -172,9 +173,9 @@ func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
 		}
 		s.password.SetValue("")
 		if s.then != nil {
-			return s.then(src, msg.dir)
+			return s.replace(s.then(src, msg.dir))
 		}
-		return push(newSearchScreen(s.sh, &importSession{source: src, dir: msg.dir}))
+		return s.push(newSearchScreen(s.sh, &importSession{source: src, dir: msg.dir}))
 
 	case tea.PasteMsg:
 		if s.asking {
@@ -199,7 +200,7 @@ func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
 				s.password.Blur()
 				s.password.SetValue("")
 				if s.pick != "" {
-					return back()
+					return s.back()
 				}
 				return nil
 			case key.Matches(msg, k.Enter):
@@ -217,7 +218,7 @@ func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
 				s.renew()
 				s.connecting = false
 				if s.pick != "" {
-					return back()
+					return s.back()
 				}
 			}
 			return nil
@@ -228,7 +229,7 @@ func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Enter):
 			return s.choose()
 		case key.Matches(msg, k.Back):
-			return back()
+			return s.back()
 		}
 	}
 	return nil
@@ -250,9 +251,9 @@ func (s *serversScreen) choose() tea.Cmd {
 		si.then = s.then
 		if s.pick != "" {
 			// A sync's connection: the sign-in takes the picker's place.
-			return replace(si)
+			return s.replace(si)
 		}
-		return push(si)
+		return s.push(si)
 	case src.Kind != directory.KindLDAP:
 		s.err = fmt.Sprintf("%s is a %q directory, which this version cannot import from.", src.Name, src.Kind)
 		return nil

@@ -46,9 +46,10 @@ type signInScreen struct {
 	signing bool
 	waiting context.Context // spans the sign-in: its prompt listener's
 	err     string
-	// then, when set, is called with the signed-in tenant instead of
-	// opening the group chooser (a group sync asks for a connection).
-	then func(Source, directory.Directory) tea.Cmd
+	// then, when set, makes the screen that takes the sign-in's place
+	// with the signed-in tenant, instead of the group chooser (a group
+	// sync asks for a connection).
+	then func(Source, directory.Directory) screen
 }
 
 func newSignInScreen(sh *shared, src Source) *signInScreen {
@@ -122,10 +123,10 @@ func (s *signInScreen) Update(msg tea.Msg) tea.Cmd {
 		}
 		done := status("Signed in to " + s.src.Name + ".")
 		if s.then != nil {
-			return tea.Batch(done, s.then(s.src, msg.dir))
+			return tea.Batch(done, s.replace(s.then(s.src, msg.dir)))
 		}
 		sess := &entraSession{source: s.src, dir: msg.dir, req: newEntraRequest(s.src.Name)}
-		return tea.Batch(done, replace(newEntraGroupsScreen(s.sh, sess)))
+		return tea.Batch(done, s.replace(newEntraGroupsScreen(s.sh, sess)))
 	case entraEventMsg:
 		if !s.fresh(msg.tag) {
 			return nil
@@ -143,7 +144,7 @@ func (s *signInScreen) Update(msg tea.Msg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.Back):
 			// Leaving cancels the sign-in (Close cancels its context).
-			return back()
+			return s.back()
 		case key.Matches(msg, k.Enter) && !s.signing:
 			return s.start()
 		}

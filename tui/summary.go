@@ -126,7 +126,7 @@ func (s *summaryScreen) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Yank):
 			return copyCommand(s.command)
 		case key.Matches(msg, k.Back):
-			return back()
+			return s.back()
 		}
 	}
 	return nil
@@ -151,7 +151,7 @@ func (s *summaryScreen) start() tea.Cmd {
 		returnTo: s.sess.home,
 		verb:     "import",
 	}
-	return push(newProgressScreen(s.sh, j))
+	return s.push(newProgressScreen(s.sh, j))
 }
 
 // planTotal is the number of entries a run will handle, for the bar.

@@ -202,7 +202,7 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Enter):
 			return s.open()
 		case key.Matches(msg, k.Import):
-			return push(newServersScreen(s.sh))
+			return s.push(newServersScreen(s.sh))
 		case key.Matches(msg, k.Menu):
 			return s.menu()
 		case key.Matches(msg, k.Back):
@@ -288,12 +288,12 @@ func (s *usersScreen) onMouse(msg mouseMsg) tea.Cmd {
 func (s *usersScreen) open() tea.Cmd {
 	if s.tab == tabGroups {
 		if i, ok := s.groups.Current(); ok {
-			return push(newGroupScreen(s.sh, s.groups.Item(i).Name))
+			return s.push(newGroupScreen(s.sh, s.groups.Item(i).Name))
 		}
 		return nil
 	}
 	if i, ok := s.users.Current(); ok {
-		return push(newUserScreen(s.sh, s.users.Item(i).Username))
+		return s.push(newUserScreen(s.sh, s.users.Item(i).Username))
 	}
 	return nil
 }
@@ -316,7 +316,7 @@ func (s *usersScreen) menu() tea.Cmd {
 			}
 			items = append(items, sync)
 		}
-		return push(newMenu(s.sh, "Group "+g.Name, items))
+		return s.push(newMenu(s.sh, "Group "+g.Name, items))
 	}
 	i, ok := s.users.Current()
 	if !ok {
@@ -327,7 +327,7 @@ func (s *usersScreen) menu() tea.Cmd {
 	if s.sh.cfg.ReadOnly {
 		cp.disabled = "Read-only session: changing assignments is not allowed."
 	}
-	return push(newMenu(s.sh, "User "+u.Username, []menuItem{
+	return s.push(newMenu(s.sh, "User "+u.Username, []menuItem{
 		{label: "User details", msg: menuChoiceMsg{tag: tg, action: "open"}},
 		cp,
 		{label: "Import users & groups…", msg: menuChoiceMsg{tag: tg, action: "import"}},
@@ -339,18 +339,18 @@ func (s *usersScreen) onMenu(msg menuChoiceMsg) tea.Cmd {
 	case "open":
 		return s.open()
 	case "import":
-		return push(newServersScreen(s.sh))
+		return s.push(newServersScreen(s.sh))
 	case "sync":
 		if i, ok := s.groups.Current(); ok {
 			g := newGroupScreen(s.sh, s.groups.Item(i).Name)
 			g.syncOnLoad = true
-			return push(g)
+			return s.push(g)
 		}
 	case "copy":
 		if i, ok := s.users.Current(); ok {
 			u := newUserScreen(s.sh, s.users.Item(i).Username)
 			u.copyOnLoad = true
-			return push(u)
+			return s.push(u)
 		}
 	}
 	return nil

@@ -69,7 +69,7 @@ func TestUsers_SearchNarrowsAndEnterOpensDetails(t *testing.T) {
 	s := newTestUsers(t, Config{})
 	s.Update(keyPress("/"))
 	for _, m := range typeText("arm") {
-		for _, r := range flatten(t, s.Update(m)) {
+		for _, r := range update(t, s, m) {
 			s.Update(r)
 		}
 	}
@@ -80,21 +80,21 @@ func TestUsers_SearchNarrowsAndEnterOpensDetails(t *testing.T) {
 	if s.Typing() {
 		t.Fatal("Enter did not leave the search box")
 	}
-	got := flatten(t, s.Update(keyPress("enter")))
+	got := update(t, s, keyPress("enter"))
 	if !pushes[*userScreen](got) {
 		t.Fatalf("Enter did not open the user: %v", got)
 	}
 	if u := got[0].(pushMsg).s.(*userScreen); u.name != "andarm" {
 		t.Fatalf("opened %s", u.name)
 	}
-	for _, r := range flatten(t, s.Update(keyPress("esc"))) { // clear the search
+	for _, r := range update(t, s, keyPress("esc")) { // clear the search
 		s.Update(r)
 	}
 	s.Update(keyPress("4"))
-	if !pushes[*groupScreen](flatten(t, s.Update(keyPress("enter")))) {
+	if !pushes[*groupScreen](update(t, s, keyPress("enter"))) {
 		t.Fatal("Enter on a group did not open its card")
 	}
-	if !pushes[*serversScreen](flatten(t, s.Update(keyPress("i")))) {
+	if !pushes[*serversScreen](update(t, s, keyPress("i"))) {
 		t.Fatal("i did not open the import wizard")
 	}
 }
@@ -102,24 +102,24 @@ func TestUsers_SearchNarrowsAndEnterOpensDetails(t *testing.T) {
 func TestUsers_GroupMenuOffersSyncOnlyForExternalGroups(t *testing.T) {
 	s := newTestUsers(t, Config{})
 	s.Update(keyPress("4"))
-	msgs := flatten(t, s.Update(keyPress("m")))
+	msgs := update(t, s, keyPress("m"))
 	menu := msgs[0].(pushMsg).s.(*menuScreen)
 	if len(menu.items) != 1 || menu.items[0].label != "Group details" {
 		t.Fatalf("internal group's menu offers more than its details: %+v", menu.items)
 	}
 	s.Update(keyPress("down"))
-	msgs = flatten(t, s.Update(keyPress(".")))
+	msgs = update(t, s, keyPress("."))
 	menu = msgs[0].(pushMsg).s.(*menuScreen)
 	if menu.items[1].disabled != "" {
 		t.Fatalf("external group's Synchronize is disabled: %s", menu.items[1].disabled)
 	}
 	menu.SetSize(80, 22)
 	menu.Update(keyPress("down"))
-	choice := flatten(t, menu.Update(keyPress("enter")))[0].(popMsg).result.(menuChoiceMsg)
+	choice := update(t, menu, keyPress("enter"))[0].(popMsg).result.(menuChoiceMsg)
 	if choice.action != "sync" {
 		t.Fatalf("menu answered %+v", choice)
 	}
-	got := flatten(t, s.Update(choice))
+	got := update(t, s, choice)
 	if g, ok := got[0].(pushMsg).s.(*groupScreen); !ok || !g.syncOnLoad || g.name != "Analysis" {
 		t.Fatalf("Synchronize group did not open Analysis to sync: %v", got)
 	}
@@ -141,7 +141,7 @@ func TestUserCard_EffectiveRolesSayWhereFrom(t *testing.T) {
 		}
 	}
 	// c picks a user, then asks before copying.
-	if !pushes[*userPicker](flatten(t, u.Update(keyPress("c")))) {
+	if !pushes[*userPicker](update(t, u, keyPress("c"))) {
 		t.Fatal("c did not open the user picker")
 	}
 	u.Update(userPickedMsg{tag: u.tag(), name: "mentor"})
@@ -177,12 +177,12 @@ func TestGroupCard_MembersAndSyncButton(t *testing.T) {
 			t.Errorf("group card lacks %q:\n%s", want, view)
 		}
 	}
-	got := flatten(t, g.Update(keyPress("s")))
+	got := update(t, g, keyPress("s"))
 	conn, ok := got[0].(pushMsg).s.(*serversScreen)
 	if !ok || conn.pick != "dc01" || conn.then == nil {
 		t.Fatalf("s did not connect to the group's directory: %v", got)
 	}
-	if !pushes[*userScreen](flatten(t, g.Update(keyPress("enter")))) {
+	if !pushes[*userScreen](update(t, g, keyPress("enter"))) {
 		t.Fatal("Enter did not open the member")
 	}
 }
@@ -238,7 +238,7 @@ func TestSummary_ShowsPlanWarningsAndCommand(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, view)
 		}
 	}
-	if !pushes[*progressScreen](flatten(t, s.Update(keyPress("enter")))) {
+	if !pushes[*progressScreen](update(t, s, keyPress("enter"))) {
 		t.Fatal("Enter on the summary did not start the import")
 	}
 }
@@ -250,7 +250,7 @@ func TestSummary_ReadOnlyRefusesToImport(t *testing.T) {
 	s.SetSize(80, 22)
 	s.renew()
 	s.Update(plannedMsg{tag: s.tag(), run: &store.Run{}})
-	msgs := flatten(t, s.Update(keyPress("enter")))
+	msgs := update(t, s, keyPress("enter"))
 	if pushes[*progressScreen](msgs) || len(msgs) != 1 || !msgs[0].(statusMsg).isErr {
 		t.Fatalf("a read-only session imported: %v", msgs)
 	}
@@ -264,8 +264,8 @@ func TestSummary_TwoEntersStartOneImport(t *testing.T) {
 	s.SetSize(80, 22)
 	s.renew()
 	s.Update(plannedMsg{tag: s.tag(), run: &store.Run{}, prepared: &importer.Prepared{}})
-	first := flatten(t, s.Update(keyPress("enter")))
-	second := flatten(t, s.Update(keyPress("enter")))
+	first := update(t, s, keyPress("enter"))
+	second := update(t, s, keyPress("enter"))
 	if !pushes[*progressScreen](first) || len(second) != 0 {
 		t.Fatalf("first Enter %v, second Enter %v: want one import", first, second)
 	}
@@ -278,13 +278,13 @@ func TestGroupCard_TwoSyncKeysStartOneSync(t *testing.T) {
 	g.SetSize(80, 22)
 	g.renew()
 	g.Update(groupLoadedMsg{tag: g.tag(), group: store.Group{Name: "Analysis", Kind: store.External, Source: "dc01", ExternalID: "x"}})
-	first := flatten(t, g.Update(keyPress("s")))
-	second := flatten(t, g.Update(keyPress("s")))
+	first := update(t, g, keyPress("s"))
+	second := update(t, g, keyPress("s"))
 	if len(first) != 1 || len(second) != 0 {
 		t.Fatalf("first s %v, second s %v: want one sync", first, second)
 	}
 	g.revealed()
-	if again := flatten(t, g.Update(keyPress("s"))); len(again) != 1 {
+	if again := update(t, g, keyPress("s")); len(again) != 1 {
 		t.Fatalf("back on the card, s did nothing: %v", again)
 	}
 }
