@@ -209,6 +209,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		m.status = ""
 		typing := m.active().Typing()
+		if c, ok := m.active().(claimer); ok && c.claims(msg) {
+			typing = true
+		}
 		switch {
 		case msg.String() == "ctrl+c" || (!typing && key.Matches(msg, k.Quit)):
 			return m.quit()
@@ -292,6 +295,9 @@ func (m *model) navigate(n nav) tea.Cmd {
 		return tea.Batch(m.reveal(), m.deliver(n.result))
 	case navQuit:
 		return m.quit()
+	case navHelp:
+		m.help.ShowAll = !m.help.ShowAll
+		m.resize()
 	}
 	return nil
 }

@@ -37,8 +37,8 @@ func benchModel(b *testing.B, n int) (*model, *searchScreen) {
 	for i := 0; i < n; i += batchRows {
 		s.Update(batchMsg{tag: s.tag(), rows: rows[i:min(n, i+batchRows)], done: i+batchRows >= n})
 	}
-	if s.results.t.Total() != n {
-		b.Fatalf("%d rows loaded, want %d", s.results.t.Total(), n)
+	if s.list.results.t.Total() != n {
+		b.Fatalf("%d rows loaded, want %d", s.list.results.t.Total(), n)
 	}
 	return m, s
 }
@@ -102,7 +102,7 @@ func BenchmarkResults100k_PageDownAndView(b *testing.B) {
 	pg, home := keyPress("pgdown"), keyPress("home")
 	b.ResetTimer()
 	for b.Loop() {
-		if s.results.t.cursor > 99_000 {
+		if s.list.results.t.cursor > 99_000 {
 			keystroke(b, m, home)
 			continue
 		}
@@ -136,8 +136,8 @@ func BenchmarkResults100k_FilterCharAndView(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	if s.results.t.Len() == 0 || s.results.t.Len() == 100_000 {
-		b.Fatalf("the filter matched %d rows", s.results.t.Len())
+	if s.list.results.t.Len() == 0 || s.list.results.t.Len() == 100_000 {
+		b.Fatalf("the filter matched %d rows", s.list.results.t.Len())
 	}
 	reportPerKey(b)
 }

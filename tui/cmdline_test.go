@@ -80,7 +80,7 @@ func clipboard(t *testing.T, cmd tea.Cmd) (string, bool) {
 func TestSummary_CommandLineBreaksBetweenArgumentsAndYCopiesIt(t *testing.T) {
 	l := newDemoLab(t)
 	d, s := l.results(t)
-	moveTo(t, s.results, "andbal")
+	moveTo(t, s.list.results, "andbal")
 	d.keys("space", "enter")
 	o := d.active().(*optionsScreen)
 	d.send(rolesChosenMsg{tag: o.tag(), roles: []store.Assignment{{Role: "Viewer", Scope: store.GlobalScope}, {Role: "Editor", Scope: "project x"}}})

@@ -38,7 +38,7 @@ func TestDiff_GroupShowsWhatImportingItDoesToItsMembers(t *testing.T) {
 	g.Members = now
 
 	d, s := l.results(t)
-	moveTo(t, s.results, "Analysis")
+	moveTo(t, s.list.results, "Analysis")
 	d.keys("d")
 	if _, ok := d.active().(*diffScreen); !ok {
 		t.Fatalf("d on Analysis opened %T", d.active())
@@ -65,7 +65,7 @@ func TestDiff_GroupOverTheThresholdSaysTheSyncWouldStop(t *testing.T) {
 	g := l.dir.groups["uuid-g-Analysis"]
 	g.Members = g.Members[:1] // anisha left the group
 	d, s := l.results(t)
-	moveTo(t, s.results, "Analysis")
+	moveTo(t, s.list.results, "Analysis")
 	d.keys("right")
 	if !strings.Contains(d.screen(), "update   andarm — changed: email") {
 		t.Fatalf("andarm's change is not listed:\n%s", d.screen())

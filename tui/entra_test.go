@@ -203,9 +203,9 @@ func chooser(t *testing.T, st *store.Store, m *memTenant) (*driver, *entraGroups
 // tickGroup moves the cursor to the group named name and ticks it.
 func tickGroup(t *testing.T, d *driver, g *entraGroupsScreen, name string) {
 	t.Helper()
-	for p, i := range g.results.t.view {
-		if g.results.t.Item(i).e.Name == name {
-			g.results.t.MoveTo(p)
+	for p, i := range g.list.results.t.view {
+		if g.list.results.t.Item(i).e.Name == name {
+			g.list.results.t.MoveTo(p)
 			d.keys("space")
 			return
 		}
@@ -336,13 +336,13 @@ func TestEntraGroups_LateResultsAreDropped(t *testing.T) {
 	old := g.tag()
 	g.search("mark") // the next request: old's rows are late now
 	g.Update(batchMsg{tag: old, rows: []resultRow{row(m.groups[0], store.StateNew, "")}, done: true})
-	if g.results.t.Total() != 0 || !g.searching {
-		t.Fatalf("a late batch was shown: %d rows, searching %v", g.results.t.Total(), g.searching)
+	if g.list.results.t.Total() != 0 || !g.list.searching {
+		t.Fatalf("a late batch was shown: %d rows, searching %v", g.list.results.t.Total(), g.list.searching)
 	}
 	g.typed = 5
 	g.Update(searchDueMsg{screen: g.ID(), n: 4, q: "sales"})
-	if g.query != "mark" {
-		t.Fatalf("a superseded keystroke searched: query %q", g.query)
+	if g.list.query != "mark" {
+		t.Fatalf("a superseded keystroke searched: query %q", g.list.query)
 	}
 }
 
@@ -351,7 +351,7 @@ func TestEntraGroups_SelectionSurvivesSearches(t *testing.T) {
 	st := entraStore(t)
 	d, g := chooser(t, st, m)
 	tickGroup(t, d, g, "Sales")
-	g.input.SetValue("mark")
+	g.list.box.SetValue("mark")
 	d.run(g.searchNow())
 	d.mustShow(`Found 1 group matching "mark"`)
 	d.mustShow("1 selected")
@@ -665,11 +665,11 @@ func TestEntraGroups_MouseTicksGroupsAndOptions(t *testing.T) {
 		t.Fatalf("a click on Sales' checkbox did not tick it:\n%s", d.screen())
 	}
 	// The options line is under the rows.
-	d.send(mouseMsg{kind: mouseClick, x: optionsSplit + 4, y: chooserTop + g.results.t.height})
+	d.send(mouseMsg{kind: mouseClick, x: optionsSplit + 4, y: chooserTop + g.list.results.t.height})
 	if !g.sess.req.UpdateExisting || g.focus != chooseOptions {
 		t.Fatalf("a click on Update previously imported users: update %v, focus %v", g.sess.req.UpdateExisting, g.focus)
 	}
-	d.send(mouseMsg{kind: mouseClick, x: 4, y: chooserTop + g.results.t.height})
+	d.send(mouseMsg{kind: mouseClick, x: 4, y: chooserTop + g.list.results.t.height})
 	if g.sess.req.AddNew {
 		t.Fatal("a click on Add new users did not untick it")
 	}

@@ -2,14 +2,12 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/directory"
@@ -123,21 +121,14 @@ const chooserTop = 4
 // and the two options Add new users and Update previously imported users.
 type entraGroupsScreen struct {
 	base
-	sess    *entraSession
-	input   textinput.Model
-	focus   chooserFocus
-	opt     int // 0: Add new users, 1: Update previously imported users
-	results *results
+	sess  *entraSession
+	list  pickList // the search box and the streaming groups
+	focus chooserFocus
+	opt   int // 0: Add new users, 1: Update previously imported users
 
-	query       string // the search the rows are for
-	searching   bool
-	err         string
-	classifyErr string
-	note        string
-	stream      *searchStream
-	typed       uint64        // keystrokes in the search box, for the debounce
-	watch       throttleWatch // Microsoft Graph's throttling while listing
-	ahead       typeahead     // a name typed on the list, told from its letter keys
+	note  string
+	typed uint64        // keystrokes in the search box, for the debounce
+	watch throttleWatch // Microsoft Graph's throttling while listing
 }
 
 func newEntraGroupsScreen(sh *shared, sess *entraSession) *entraGroupsScreen {
@@ -150,10 +141,10 @@ func newEntraGroupsScreen(sh *shared, sess *entraSession) *entraGroupsScreen {
 	if sess.ids == nil {
 		sess.ids = map[string]map[string]bool{}
 	}
-	s := &entraGroupsScreen{base: newBase(sh), sess: sess, results: newResults(sh), ahead: newTypeahead()}
-	s.results.selected = sess.selected
-	s.input = newInput(sh, "Search: ", "a word of the group's name (sal finds EMEA Sales)")
-	s.input.CharLimit = 256
+	s := &entraGroupsScreen{base: newBase(sh), sess: sess}
+	s.list = newPickList(sh, sess.source.Name, "a word of the group's name (sal finds EMEA Sales)", sess.dir.ListGroups)
+	s.list.results.selected = sess.selected
+	s.list.box.CharLimit = 256
 	return s
 }
 
@@ -171,16 +162,22 @@ func (s *entraGroupsScreen) Close() {
 	}
 }
 
-func (s *entraGroupsScreen) restyle() { s.input.SetStyles(s.sh.st.input) }
+func (s *entraGroupsScreen) restyle() { s.list.box.SetStyles(s.sh.st.input) }
 
 // Typing implements screen.
 func (s *entraGroupsScreen) Typing() bool { return s.focus == chooseSearch }
 
+// claims implements claimer: on the list and the options, q and ? may
+// start a name (typing there searches).
+func (s *entraGroupsScreen) claims(msg tea.KeyPressMsg) bool {
+	return s.focus != chooseSearch && claimsListLetter(msg)
+}
+
 // SetSize implements screen.
 func (s *entraGroupsScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
-	s.input.SetWidth(max(10, w-12))
-	s.results.t.SetHeight(h - chooserTop - 3) // options line, footer, legend
+	s.list.box.SetWidth(max(10, w-12))
+	s.list.results.t.SetHeight(h - chooserTop - 3) // options line, footer, legend
 }
 
 // Help implements screen.
@@ -214,8 +211,13 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case batchMsg:
 		return s.onBatch(msg)
+	case letterDueMsg:
+		if !s.list.due(msg) {
+			return nil // a key came since
+		}
+		return s.actOnLetter(msg.letter)
 	case searchDueMsg:
-		if msg.n != s.typed || msg.q == s.query {
+		if msg.n != s.typed || msg.q == s.list.query {
 			return nil // more was typed since, or nothing changed
 		}
 		return s.search(msg.q)
@@ -228,9 +230,10 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 		// picked, the default options), and the groups' states changed.
 		s.note = msg.note
 		s.sess.begin()
-		return tea.Batch(s.focusOn(chooseList), s.search(s.query))
+		return tea.Batch(s.focusOn(chooseList), s.search(s.list.query))
 	case mouseMsg:
-		s.ahead.reset()
+		s.list.pending = 0
+		s.list.ahead.reset()
 		return s.onMouse(msg)
 	case tea.PasteMsg:
 		if s.focus == chooseSearch {
@@ -249,7 +252,7 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 	}
 	if s.focus == chooseSearch {
 		var cmd tea.Cmd
-		s.input, cmd = s.input.Update(msg)
+		s.list.box, cmd = s.list.box.Update(msg)
 		return cmd
 	}
 	return nil
@@ -258,18 +261,18 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 func (s *entraGroupsScreen) focusOn(f chooserFocus) tea.Cmd {
 	s.focus = f
 	if f == chooseSearch {
-		return s.input.Focus()
+		return s.list.box.Focus()
 	}
-	s.input.Blur()
+	s.list.box.Blur()
 	return nil
 }
 
 // typeSearch edits the search box; the server is asked once typing pauses.
 func (s *entraGroupsScreen) typeSearch(msg tea.Msg) tea.Cmd {
-	before := s.input.Value()
+	before := s.list.box.Value()
 	var cmd tea.Cmd
-	s.input, cmd = s.input.Update(msg)
-	if s.input.Value() == before {
+	s.list.box, cmd = s.list.box.Update(msg)
+	if s.list.box.Value() == before {
 		return cmd
 	}
 	return tea.Batch(cmd, s.searchDue())
@@ -278,7 +281,7 @@ func (s *entraGroupsScreen) typeSearch(msg tea.Msg) tea.Cmd {
 // searchDue asks for a search of the box's text once typing pauses.
 func (s *entraGroupsScreen) searchDue() tea.Cmd {
 	s.typed++
-	n, q, id := s.typed, strings.TrimSpace(s.input.Value()), s.ID()
+	n, q, id := s.typed, strings.TrimSpace(s.list.box.Value()), s.ID()
 	return tea.Tick(searchDebounce, func(time.Time) tea.Msg { return searchDueMsg{screen: id, n: n, q: q} })
 }
 
@@ -286,8 +289,8 @@ func (s *entraGroupsScreen) searchDue() tea.Cmd {
 // for it already.
 func (s *entraGroupsScreen) searchNow() tea.Cmd {
 	s.typed++ // a pending debounce is void
-	q := strings.TrimSpace(s.input.Value())
-	if q == s.query && (s.searching || s.err == "") {
+	q := strings.TrimSpace(s.list.box.Value())
+	if q == s.list.query && (s.list.searching || !s.list.failed()) {
 		return nil
 	}
 	return s.search(q)
@@ -299,7 +302,7 @@ func (s *entraGroupsScreen) keyInSearch(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Enter), key.Matches(msg, k.Tab), msg.String() == "down":
 		return tea.Batch(s.focusOn(chooseList), s.searchNow())
 	case key.Matches(msg, k.Back):
-		s.input.SetValue("")
+		s.list.box.SetValue("")
 		return tea.Batch(s.focusOn(chooseList), s.searchNow())
 	}
 	return s.typeSearch(msg)
@@ -314,7 +317,13 @@ func (s *entraGroupsScreen) keyInOptions(msg tea.KeyPressMsg) tea.Cmd {
 	case msg.String() == "down", msg.String() == "right":
 		s.opt = 1
 	case printable(msg) != "":
-		// Typing here is a search too.
+		// Typing here is a search too; q and ? wait to see whether they
+		// start a name, as on the list.
+		if t := printable(msg); claimsListLetter(msg) {
+			s.list.ahead.reset()
+			_, cmd, _ := s.list.onListKey(msg, s.ID(), t)
+			return cmd
+		}
 		return s.typeInSearch(printable(msg))
 	case key.Matches(msg, k.Toggle):
 		s.toggleOption(s.opt)
@@ -338,21 +347,21 @@ func (s *entraGroupsScreen) toggleOption(i int) {
 
 func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	k := &s.sh.keys
-	r := s.results
+	r := s.list.results
 	s.note = ""
 	// Letters that are list keys act, but a name typed on the list goes
-	// to the search box, undoing them (see typeahead.go).
-	if typed, ok := s.ahead.onList(msg, k, r); ok {
+	// to the search box, undoing them; q and ? wait (see typeahead.go).
+	if typed, cmd, ok := s.list.onListKey(msg, s.ID(), listLetters); ok {
 		if typed != "" {
 			return s.typeInSearch(typed)
 		}
-		return nil
+		return cmd
 	}
 	if msg.String() == "backspace" {
-		s.ahead.reset()
+		s.list.ahead.reset()
 		return tea.Batch(s.focusOn(chooseSearch), s.typeSearch(msg))
 	}
-	s.ahead.reset()
+	s.list.ahead.reset()
 	switch {
 	case r.t.Navigate(msg, k):
 	case key.Matches(msg, k.Toggle):
@@ -364,8 +373,8 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Enter):
 		return s.next()
 	case key.Matches(msg, k.Back):
-		if s.query != "" {
-			s.input.SetValue("")
+		if s.list.query != "" {
+			s.list.box.SetValue("")
 			return s.searchNow()
 		}
 		return s.back()
@@ -376,10 +385,8 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 // typeInSearch starts a new search text with text: the box takes the
 // focus, and the server is asked once typing pauses.
 func (s *entraGroupsScreen) typeInSearch(text string) tea.Cmd {
-	cmd := s.focusOn(chooseSearch)
-	s.input.SetValue(text)
-	s.input.CursorEnd()
-	return tea.Batch(cmd, s.searchDue())
+	s.focusOn(chooseSearch)
+	return tea.Batch(s.list.typeInBox(text), s.searchDue())
 }
 
 // next moves on to the roles for new users, when there is something to do.
@@ -404,9 +411,9 @@ func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
 		case y == 0:
 			return s.focusOn(chooseSearch)
 		case y == chooserTop-1:
-			s.results.SelectAll()
+			s.list.results.SelectAll()
 			return nil
-		case y == chooserTop+s.results.t.height:
+		case y == chooserTop+s.list.results.t.height:
 			// The options line: "  [x] Add new users   [ ] Update …".
 			i := 0
 			if msg.x >= optionsSplit {
@@ -417,10 +424,10 @@ func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
 			return s.focusOn(chooseOptions)
 		}
 	}
-	if p := s.results.t.Mouse(msg, chooserTop); p >= 0 {
+	if p := s.list.results.t.Mouse(msg, chooserTop); p >= 0 {
 		cmd := s.focusOn(chooseList)
 		if msg.x < resultsBoxEnd { // on the checkbox
-			s.results.Toggle()
+			s.list.results.Toggle()
 		}
 		return cmd
 	}
@@ -431,33 +438,10 @@ func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
 // its late rows dropped. The picked groups stay picked.
 func (s *entraGroupsScreen) search(q string) tea.Cmd {
 	tg, ctx := s.renew()
-	s.query = q
-	s.results.Reset()
-	s.results.selected = s.sess.selected
-	s.searching = true
-	s.err, s.classifyErr = "", ""
-	stream := &searchStream{ch: make(chan directory.Entry, 4*batchRows), done: make(chan error, 1)}
-	s.stream = stream
-	dir, st, source := s.sess.dir, s.sh.cfg.Store, s.sess.source.Name
 	// Graph's throttling is shown while the listing lasts.
 	listening, listened := context.WithCancel(ctx)
-	start := func() tea.Msg {
-		go func() {
-			err := dir.ListGroups(ctx, q, func(e directory.Entry) error {
-				select {
-				case stream.ch <- e:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-			listened()
-			stream.done <- err
-			close(stream.ch)
-		}()
-		return nextBatch(ctx, tg, st, source, stream)()
-	}
-	return tea.Batch(start, s.watch.start(dir.ev, s.id, listening))
+	s.list.done = listened
+	return tea.Batch(s.list.start(tg, ctx, q, s.sess.selected), s.watch.start(s.sess.dir.ev, s.id, listening))
 }
 
 func (s *entraGroupsScreen) onBatch(msg batchMsg) tea.Cmd {
@@ -465,32 +449,22 @@ func (s *entraGroupsScreen) onBatch(msg batchMsg) tea.Cmd {
 		return nil
 	}
 	s.sess.seen(msg.rows)
-	s.results.Append(msg.rows)
-	if msg.classifyErr != nil && s.classifyErr == "" {
-		s.classifyErr = "Could not check the groups against the store: " + msg.classifyErr.Error()
-	}
-	if msg.done {
-		s.searching = false
-		if msg.err != nil && !errors.Is(msg.err, context.Canceled) {
-			s.err = msg.err.Error()
-		}
-		return nil
-	}
-	return nextBatch(s.ctx, s.tag(), s.sh.cfg.Store, s.sess.source.Name, s.stream)
+	return s.list.onBatch(msg, s.ctx)
 }
 
 // header is the line above the groups.
 func (s *entraGroupsScreen) header() string {
-	n := s.results.t.Total()
+	l := &s.list
+	n := l.results.t.Total()
 	switch {
-	case s.searching && s.query == "":
+	case l.searching && l.query == "":
 		return fmt.Sprintf("Reading the groups of %s… %d so far", s.sess.source.Name, n)
-	case s.searching:
-		return fmt.Sprintf("Searching… %s so far for %q", plural(n, "group", "groups"), s.query)
-	case s.query == "":
+	case l.searching:
+		return fmt.Sprintf("Searching… %s so far for %q", plural(n, "group", "groups"), l.query)
+	case l.query == "":
 		return fmt.Sprintf("%s in %s", plural(n, "group", "groups"), s.sess.source.Name)
 	}
-	return fmt.Sprintf("Found %s matching %q", plural(n, "group", "groups"), s.query)
+	return fmt.Sprintf("Found %s matching %q", plural(n, "group", "groups"), l.query)
 }
 
 // optionsSplit is the column where the second option starts.
@@ -500,24 +474,15 @@ const optionsSplit = 28
 func (s *entraGroupsScreen) View() string {
 	st := s.sh.st
 	w := s.width
-	r := s.results
+	l := &s.list
+	r := l.results
 	lines := make([]string, 0, s.height)
-	// The focus is unmistakable, as on the LDAP results: the cursor mark
-	// on the focused box, the highlighted row only on the focused list.
-	if s.focus == chooseSearch {
-		lines = append(lines, glyphCursor+" "+s.input.View())
-	} else {
-		q := visible.String(s.input.Value())
-		if q == "" {
-			q = "/ or type to search the groups by name"
-		}
-		lines = append(lines, "  "+st.dim.Render(cut("Search: "+q, w-2)))
-	}
+	lines = append(lines, l.boxLine(s.focus == chooseSearch, "/ or type to search the groups by name", w))
 	switch {
-	case s.err != "" && r.t.Total() > 0:
-		lines = append(lines, st.err.Render(cut(glyphWarning+" The list is partial: "+visible.String(s.err), w)))
-	case s.classifyErr != "":
-		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(s.classifyErr), w)))
+	case l.failed() && r.t.Total() > 0:
+		lines = append(lines, st.err.Render(cut(glyphWarning+" The list is partial: "+visible.String(l.err.Error()), w)))
+	case l.classifyErr != "":
+		lines = append(lines, st.err.Render(cut(glyphWarning+" "+visible.String(l.classifyErr), w)))
 	case s.focus == chooseList:
 		lines = append(lines, st.accent.Render(cut("  Keys act on the list below (space ticks) · typing searches the groups", w)))
 	case s.focus == chooseOptions:
@@ -525,31 +490,20 @@ func (s *entraGroupsScreen) View() string {
 	default:
 		lines = append(lines, st.dim.Render(cut("  Tick the groups whose members to import; searches match a word of the name", w)))
 	}
-	header := s.header()
-	if n := len(s.sess.selected); n > 0 {
-		sel := fmt.Sprintf("%d selected", n)
-		header = pad(header, max(0, w-len(sel)-1)) + " " + st.selected.Render(sel)
-	}
-	lines = append(lines, st.heading.Render(cut(header, w)))
+	lines = append(lines, l.header(s.header(), len(s.sess.selected), w))
 	switch {
-	case s.err != "" && r.t.Total() == 0:
+	case l.failed() && r.t.Total() == 0:
 		lines = append(lines, "")
-		for _, l := range wrapHard(glyphWarning+" "+visible.String(s.err), max(10, w-2)) {
-			lines = append(lines, st.err.Render("  "+l))
+		for _, line := range wrapHard(glyphWarning+" "+visible.String(l.err.Error()), max(10, w-2)) {
+			lines = append(lines, st.err.Render("  "+line))
 		}
-	case r.t.Total() == 0 && !s.searching && s.query != "":
-		lines = append(lines, "", fmt.Sprintf("  No group has a word starting with %q. Try the start of another word.", s.query))
-	case r.t.Total() == 0 && !s.searching:
+	case r.t.Total() == 0 && !l.searching && l.query != "":
+		lines = append(lines, "", fmt.Sprintf("  No group has a word starting with %q. Try the start of another word.", l.query))
+	case r.t.Total() == 0 && !l.searching:
 		lines = append(lines, "", "  The tenant has no groups.")
 	case r.t.Total() > 0:
-		all := boxOff
-		if s.allTicked() {
-			all = boxOn
-		}
-		lines = append(lines, "    "+all+" Select all"+st.dim.Render("  (skips groups that cannot be selected)"))
-		if rows := r.View(w, s.focus == chooseList); rows != "" {
-			lines = append(lines, strings.Split(rows, "\n")...)
-		}
+		lines = append(lines, l.selectAllLine(s.allTicked(), "skips groups that cannot be selected"))
+		lines = append(lines, l.rowsView(w, s.focus == chooseList)...)
 	}
 	if len(lines) > chooserTop+r.t.height {
 		lines = lines[:chooserTop+r.t.height]
@@ -566,7 +520,7 @@ func (s *entraGroupsScreen) View() string {
 	case len(s.sess.req.Roles) > 0:
 		lines = append(lines, st.dim.Render(cut("  Roles for new users: "+visible.String(store.FormatAssignments(s.sess.req.Roles))+" (Enter changes them)", w)))
 	default:
-		lines = append(lines, st.dim.Render(fmt.Sprintf("  group %d of %d", min(r.t.cursor+1, r.t.Len()), r.t.Len())))
+		lines = append(lines, l.where("group", w))
 	}
 	lines = append(lines, r.legend(w, true))
 	return joinLines(lines)
@@ -599,7 +553,7 @@ func boxText(on bool) string {
 
 // allTicked reports whether every selectable row shown is ticked.
 func (s *entraGroupsScreen) allTicked() bool {
-	r := s.results
+	r := s.list.results
 	some := false
 	for _, i := range r.t.view {
 		row := r.t.Item(i)

@@ -43,40 +43,40 @@ func TestResults_TypingANameOnTheListTicksNothingAndOpensNothing(t *testing.T) {
 	}
 	// One row ticked; then the person, believing the box has the focus,
 	// types a new name.
-	moveTo(t, s.results, "anisha")
+	moveTo(t, s.list.results, "anisha")
 	d.keys("space")
 	typeFast(d, "a", "n", "d", "b")
-	if _, ok := s.results.selected["uuid-anisha"]; !ok || len(s.results.selected) != 1 {
-		t.Errorf("typing andb changed the ticks: %v, want anisha's alone", s.results.selected)
+	if _, ok := s.list.results.selected["uuid-anisha"]; !ok || len(s.list.results.selected) != 1 {
+		t.Errorf("typing andb changed the ticks: %v, want anisha's alone", s.list.results.selected)
 	}
 	if _, ok := d.active().(*searchScreen); !ok {
 		t.Fatalf("typing andb opened %T", d.active())
 	}
-	if s.focus != focusSearchBox || s.input.Value() != "andb" {
-		t.Fatalf("focus %v, box %q: want the box, holding andb", s.focus, s.input.Value())
+	if s.focus != focusSearchBox || s.list.box.Value() != "andb" {
+		t.Fatalf("focus %v, box %q: want the box, holding andb", s.focus, s.list.box.Value())
 	}
 	d.keys("enter")
 	d.mustShow(`Found 1 search result for "andb"`)
 
 	// d first: it waits, and the letters after it make it a name.
-	moveTo(t, s.results, "andbal")
+	moveTo(t, s.list.results, "andbal")
 	d.keys("tab")
-	s.input.SetValue("an*")
+	s.list.box.SetValue("an*")
 	d.keys("enter")
-	moveTo(t, s.results, "andarm") // a row to synchronize: d would open its differences
+	moveTo(t, s.list.results, "andarm") // a row to synchronize: d would open its differences
 	typeFast(d, "d", "a", "n")
-	if _, ok := d.active().(*searchScreen); !ok || s.input.Value() != "dan" || len(s.results.selected) != 0 {
-		t.Fatalf("typing dan: %T, box %q, %d ticked", d.active(), s.input.Value(), len(s.results.selected))
+	if _, ok := d.active().(*searchScreen); !ok || s.list.box.Value() != "dan" || len(s.list.results.selected) != 0 {
+		t.Fatalf("typing dan: %T, box %q, %d ticked", d.active(), s.list.box.Value(), len(s.list.results.selected))
 	}
 
 	// Movement letters are put back too: k (up) then e is "ke…".
-	s.input.SetValue("an*") // the box has the focus: search again
+	s.list.box.SetValue("an*") // the box has the focus: search again
 	d.keys("enter")
-	moveTo(t, s.results, "andbal")
-	before := s.results.t.cursor
+	moveTo(t, s.list.results, "andbal")
+	before := s.list.results.t.cursor
 	typeFast(d, "k", "e", "v")
-	if s.results.t.cursor != before || s.input.Value() != "kev" {
-		t.Fatalf("typing kev: cursor %d (was %d), box %q", s.results.t.cursor, before, s.input.Value())
+	if s.list.results.t.cursor != before || s.list.box.Value() != "kev" {
+		t.Fatalf("typing kev: cursor %d (was %d), box %q", s.list.results.t.cursor, before, s.list.box.Value())
 	}
 }
 
@@ -84,22 +84,22 @@ func TestResults_ListKeysStillActWhenNothingIsTyped(t *testing.T) {
 	l := newDemoLab(t)
 	d, s := l.results(t)
 	d.keys("a")
-	if len(s.results.selected) != 5 {
-		t.Fatalf("a ticked %d rows, want the 5 selectable ones", len(s.results.selected))
+	if len(s.list.results.selected) != 5 {
+		t.Fatalf("a ticked %d rows, want the 5 selectable ones", len(s.list.results.selected))
 	}
 	// A deliberate a, then a letter much later: the ticks stay.
 	clock := time.Now()
-	s.ahead.now = func() time.Time { return clock }
+	s.list.ahead.now = func() time.Time { return clock }
 	d.keys("a", "a")
 	clock = clock.Add(2 * typingWindow)
 	d.keys("x")
-	if len(s.results.selected) != 5 || s.input.Value() != "x" {
-		t.Fatalf("a letter long after a: %d ticked, box %q", len(s.results.selected), s.input.Value())
+	if len(s.list.results.selected) != 5 || s.list.box.Value() != "x" {
+		t.Fatalf("a letter long after a: %d ticked, box %q", len(s.list.results.selected), s.list.box.Value())
 	}
 	// d alone opens the differences once it has waited.
-	s.input.SetValue("an*") // the box has the focus: search again
+	s.list.box.SetValue("an*") // the box has the focus: search again
 	d.keys("enter")
-	moveTo(t, s.results, "andarm")
+	moveTo(t, s.list.results, "andarm")
 	d.keys("d")
 	if _, ok := d.active().(*diffScreen); !ok {
 		t.Fatalf("d on a row to synchronize opened %T", d.active())
@@ -134,8 +134,8 @@ func TestEntraGroups_TypingOnTheListSearchesAndTicksNothing(t *testing.T) {
 	if len(g.sess.selected) != 0 {
 		t.Errorf("typing asd ticked %d groups", len(g.sess.selected))
 	}
-	if g.focus != chooseSearch || g.input.Value() != "asd" {
-		t.Fatalf("focus %v, box %q", g.focus, g.input.Value())
+	if g.focus != chooseSearch || g.list.box.Value() != "asd" {
+		t.Fatalf("focus %v, box %q", g.focus, g.list.box.Value())
 	}
 	d.keys("esc") // clear the search: the list again
 	typeFast(d, "s", "a", "l")
@@ -165,5 +165,46 @@ func TestEntraGroups_OneCursorAfterTabToTheOptions(t *testing.T) {
 	d.keys("tab") // the search box
 	if n := cursorMarks(d); n != 1 {
 		t.Fatalf("with the search box focused, %d cursors:\n%s", n, d.screen())
+	}
+}
+
+// A name that starts with q or ? typed on a list is a search, not a way
+// out: q and ? wait for more letters there; alone, they act.
+func TestLists_QAndQuestionMarkTypedFirstStartANameAloneTheyAct(t *testing.T) {
+	l := newDemoLab(t)
+	d, s := l.results(t)
+	typeFast(d, "q", "u", "i")
+	if d.quit {
+		t.Fatal("typing qui on the results quit the app")
+	}
+	if s.focus != focusSearchBox || s.list.box.Value() != "qui" {
+		t.Fatalf("focus %v, box %q: want the box, holding qui", s.focus, s.list.box.Value())
+	}
+	typeFast(d, "tab")
+	typeFast(d, "?", "x")
+	if d.m.help.ShowAll || s.list.box.Value() != "?x" {
+		t.Fatalf("typing ?x on the list: full help %v, box %q", d.m.help.ShowAll, s.list.box.Value())
+	}
+	// Alone, after the pause, ? shows the help and q quits.
+	typeFast(d, "tab")
+	d.keys("?")
+	if !d.m.help.ShowAll {
+		t.Fatal("? alone on the list did not show the help")
+	}
+	d.keys("q")
+	if !d.quit {
+		t.Fatal("q alone on the list did not quit")
+	}
+
+	st, m := entraStore(t), newTenant()
+	d, g := chooser(t, st, m)
+	typeFast(d, "q", "u")
+	if d.quit || g.focus != chooseSearch || g.list.box.Value() != "qu" {
+		t.Fatalf("typing qu on the Entra groups: quit %v, focus %v, box %q", d.quit, g.focus, g.list.box.Value())
+	}
+	d.keys("tab")
+	d.keys("q")
+	if !d.quit {
+		t.Fatal("q alone on the Entra groups did not quit")
 	}
 }

@@ -81,12 +81,12 @@ func TestHelp_FullHelpWrapsInsteadOfDroppingColumns(t *testing.T) {
 func TestHelp_ResultsSayWhatEnterDoesOnTheRow(t *testing.T) {
 	l := newDemoLab(t)
 	d, s := l.results(t)
-	moveTo(t, s.results, "andarm")
+	moveTo(t, s.list.results, "andarm")
 	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	if h := d.helpLine(); !strings.Contains(h, "enter differences") {
 		t.Errorf("on a row to synchronize: %q", h)
 	}
-	moveTo(t, s.results, "andbal")
+	moveTo(t, s.list.results, "andbal")
 	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	if h := d.helpLine(); !strings.Contains(h, "enter options (tick rows first)") {
 		t.Errorf("on a new row: %q", h)

@@ -105,9 +105,15 @@ func TestHostile_SearchResultsShowDirectoryTextVisiblyOneRowEach(t *testing.T) {
 	}
 	// The spoofed name is shown as it is spelt, and it cannot be selected:
 	// the row says why instead of "Select to import".
+	// The reason is long: the row cuts it, the footer shows it whole for
+	// the row under the cursor.
 	rows := rowsWith(frame, `bidi\u202egnp.exe`)
-	if len(rows) != 1 || strings.Contains(rows[0], "Select to import") || !strings.Contains(rows[0], "[-]") || !strings.Contains(rows[0], "is not allowed") {
+	if len(rows) != 1 || strings.Contains(rows[0], "Select to import") || !strings.Contains(rows[0], "[-]") || !strings.Contains(rows[0], `username "bidi\u202egnp.exe" is not`) {
 		t.Errorf("the spoofed row = %q, want a blocked row saying it is not allowed:\n%s", rows, frame)
+	}
+	d.keys("down", "down", "down", "down")
+	if foot := d.screen(); !strings.Contains(foot, "row 5 of 6 · username") || !strings.Contains(foot, "is not allowed") {
+		t.Errorf("the footer does not give the row's whole reason:\n%s", foot)
 	}
 	if strings.Contains(frame, "bidiexe.png") {
 		t.Errorf("the right-to-left override was obeyed:\n%s", frame)
@@ -115,7 +121,7 @@ func TestHostile_SearchResultsShowDirectoryTextVisiblyOneRowEach(t *testing.T) {
 	// The rows with control characters would fail: they cannot be selected either.
 	d.keys("a")
 	s := d.active().(*searchScreen)
-	if got := len(s.results.selected); got != 1 {
+	if got := len(s.list.results.selected); got != 1 {
 		t.Errorf("select all ticked %d rows, want only andbal", got)
 	}
 	requireVisible(t, d.m.View().Content)

@@ -40,7 +40,7 @@ func mustShowDefaults(t *testing.T, d *driver, when string) {
 func TestOptions_EscBackToTheOptionsKeepsTheChoices(t *testing.T) {
 	l := newDemoLab(t)
 	d, s := l.results(t)
-	moveTo(t, s.results, "andbal")
+	moveTo(t, s.list.results, "andbal")
 	d.keys("space", "enter")
 	setEveryOption(t, d)
 	d.keys("end", "enter")
@@ -53,7 +53,7 @@ func TestOptions_EscBackToTheOptionsKeepsTheChoices(t *testing.T) {
 		d.mustShow(want)
 	}
 	d.keys("esc") // back to the results, tick one more, on again
-	moveTo(t, s.results, "anisha")
+	moveTo(t, s.list.results, "anisha")
 	d.keys("space", "enter")
 	d.mustShow("[x] Enable users after import")
 }
@@ -61,11 +61,11 @@ func TestOptions_EscBackToTheOptionsKeepsTheChoices(t *testing.T) {
 func TestOptions_ANewSearchStartsFromTheDefaults(t *testing.T) {
 	l := newDemoLab(t)
 	d, s := l.results(t)
-	moveTo(t, s.results, "andbal")
+	moveTo(t, s.list.results, "andbal")
 	d.keys("space", "enter")
 	setEveryOption(t, d)
 	d.keys("esc", "tab") // the results, then the search box
-	s.input.SetValue("")
+	s.list.box.SetValue("")
 	d.typeText("ang*")
 	d.keys("enter")
 	d.mustShow(`Found 1 search result for "ang*"`)
@@ -81,7 +81,7 @@ func TestOptions_ANewSearchStartsFromTheDefaults(t *testing.T) {
 func TestOptions_TheNextImportStartsFromTheDefaults(t *testing.T) {
 	l := newDemoLab(t)
 	d, s := l.results(t)
-	moveTo(t, s.results, "andbal")
+	moveTo(t, s.list.results, "andbal")
 	d.keys("space", "enter")
 	setEveryOption(t, d)
 	d.keys("end", "enter", "enter") // the summary, then import
@@ -90,7 +90,7 @@ func TestOptions_TheNextImportStartsFromTheDefaults(t *testing.T) {
 	if d.active() != screen(s) {
 		t.Fatalf("the report returned to %T", d.active())
 	}
-	moveTo(t, s.results, "anisha")
+	moveTo(t, s.list.results, "anisha")
 	d.keys("space", "enter")
 	mustShowDefaults(t, d, "the import after a run")
 

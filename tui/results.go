@@ -314,14 +314,30 @@ func (r *results) columns(width int) (nameW, displayW, actionW, gap int) {
 	}
 	avail := max(0, width-resultsFixed-2*gap)
 	// The action first (the product's wording, or why a row is blocked),
-	// leaving the name and the display name a readable minimum; what
-	// is left goes to the name, then to the display name.
-	nameMin, dispMin := min(nameNeed, 12), min(dispNeed, 8)
+	// leaving the name and the display name a readable minimum (at 80
+	// columns: 18 and 12 cells, 38 for the action; a longer reason is cut,
+	// and the footer shows it whole for the row under the cursor); what is
+	// left goes to the name, then to the display name.
+	nameMin, dispMin := min(nameNeed, 18), min(dispNeed, 12)
 	actionW = max(0, min(r.actionW, avail-nameMin-dispMin))
 	rest := avail - actionW
 	nameW = max(0, min(nameNeed, rest-dispMin))
 	displayW = max(0, min(dispNeed, rest-nameW))
 	return nameW, displayW, actionW, gap
+}
+
+// cutAction returns the action of the row under the cursor when the
+// action column at width cuts it, "" when it is shown whole.
+func (r *results) cutAction(width int) string {
+	row, ok := r.Current()
+	if !ok {
+		return ""
+	}
+	_, _, actionW, _ := r.columns(width)
+	if a := row.action(); ansi.StringWidth(a) > actionW {
+		return a
+	}
+	return ""
 }
 
 // View renders the visible rows; the row under the cursor is marked and

@@ -48,7 +48,7 @@ func startSearch(t *testing.T, s *searchScreen, q string) {
 		s.Update(m)
 	}
 	s.Update(keyPress("enter"))
-	if !s.searching {
+	if !s.list.searching {
 		t.Fatalf("Enter did not start a search for %q", q)
 	}
 }
@@ -57,7 +57,7 @@ func TestResults_BlockedRowsAreNeverSelectable(t *testing.T) {
 	s, _ := newTestSearch(t)
 	startSearch(t, s, "an*")
 	s.Update(batchMsg{tag: s.tag(), rows: anRows(), done: true})
-	r := s.results
+	r := s.list.results
 
 	r.t.MoveTo(3) // aandrei, an internal user's name
 	s.Update(keyPress("space"))
@@ -84,7 +84,7 @@ func TestResults_SelectAllSkipsBlockedAndAgainSelectsNone(t *testing.T) {
 	s, _ := newTestSearch(t)
 	startSearch(t, s, "an*")
 	s.Update(batchMsg{tag: s.tag(), rows: anRows(), done: true})
-	r := s.results
+	r := s.list.results
 	s.Update(keyPress("a"))
 	if len(r.selected) != 3 {
 		t.Fatalf("a selected %d rows, want the 3 selectable ones: %v", len(r.selected), r.selected)
@@ -122,7 +122,7 @@ func TestSearch_HeaderCountsWhileStreamingThenFound(t *testing.T) {
 			t.Errorf("results do not show %q:\n%s", want, view)
 		}
 	}
-	if !s.complete {
+	if !s.list.complete {
 		t.Error("a search that ended without error is not complete")
 	}
 }
@@ -132,13 +132,13 @@ func TestSearch_LateBatchOfAnEarlierSearchIsDropped(t *testing.T) {
 	startSearch(t, s, "an*")
 	old := s.tag()
 	s.Update(keyPress("tab")) // back to the search box
-	s.input.SetValue("")
+	s.list.box.SetValue("")
 	startSearch(t, s, "b*")
 	s.Update(batchMsg{tag: old, rows: anRows(), done: true})
-	if n := s.results.t.Total(); n != 0 {
+	if n := s.list.results.t.Total(); n != 0 {
 		t.Fatalf("a batch of the previous search was shown: %d rows", n)
 	}
-	if !s.searching {
+	if !s.list.searching {
 		t.Fatal("a late batch ended the current search")
 	}
 }
@@ -155,7 +155,7 @@ func TestSearch_ErrorShownInlineAndWizardStaysUsable(t *testing.T) {
 	if s.focus != focusSearchBox {
 		t.Fatalf("focus is %v, want the search box to type a new search", s.focus)
 	}
-	s.input.SetValue("")
+	s.list.box.SetValue("")
 	startSearch(t, s, "an*")
 	s.Update(batchMsg{tag: s.tag(), rows: anRows(), done: true})
 	if view := ansi.Strip(s.View()); !strings.Contains(view, "Found 5 search results") || strings.Contains(view, "failed") {
@@ -166,7 +166,7 @@ func TestSearch_ErrorShownInlineAndWizardStaysUsable(t *testing.T) {
 func TestSearch_EmptyQueryAsksForText(t *testing.T) {
 	s, _ := newTestSearch(t)
 	s.Update(keyPress("enter"))
-	if s.searching {
+	if s.list.searching {
 		t.Fatal("an empty query started a search")
 	}
 	if !strings.Contains(ansi.Strip(s.View()), "Type a username or group name") {
@@ -209,14 +209,14 @@ func TestSearch_FilterNarrowsTheViewAndEscClearsIt(t *testing.T) {
 	for _, msg := range flatten(t, cmd) {
 		s.Update(msg)
 	}
-	if n := s.results.t.Len(); n != 1 {
+	if n := s.list.results.t.Len(); n != 1 {
 		t.Fatalf("filter andb shows %d rows, want 1", n)
 	}
 	cmd = s.Update(keyPress("esc"))
 	for _, msg := range flatten(t, cmd) {
 		s.Update(msg)
 	}
-	if n := s.results.t.Len(); n != 5 {
+	if n := s.list.results.t.Len(); n != 5 {
 		t.Fatalf("Esc left %d rows, want all 5", n)
 	}
 }
@@ -225,17 +225,17 @@ func TestSearch_EnterWithoutSelectionOnSynchronizeRowOpensDiff(t *testing.T) {
 	s, _ := newTestSearch(t)
 	startSearch(t, s, "an*")
 	s.Update(batchMsg{tag: s.tag(), rows: anRows(), done: true})
-	s.results.t.MoveTo(1) // andarm, imported before
+	s.list.results.t.MoveTo(1) // andarm, imported before
 	msgs := update(t, s, keyPress("enter"))
 	if !pushes[*diffScreen](msgs) {
 		t.Fatalf("Enter on a synchronize row did not open the differences: %v", msgs)
 	}
-	s.results.t.MoveTo(2) // andbal, new
+	s.list.results.t.MoveTo(2) // andbal, new
 	msgs = update(t, s, keyPress("d"))
 	if pushes[*diffScreen](msgs) {
 		t.Fatal("d on a new row opened a difference")
 	}
-	s.results.t.MoveTo(0)
+	s.list.results.t.MoveTo(0)
 	msgs = update(t, s, keyPress("right"))
 	if !pushes[*diffScreen](msgs) {
 		t.Fatal("→ on a synchronize row did not open the differences")

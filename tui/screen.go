@@ -43,6 +43,10 @@ type runner interface {
 // refreshed when the shared styles change.
 type restyler interface{ restyle() }
 
+// claimer is a screen that may take a key the root would otherwise take
+// (q, ?): a list where it may start a name typed for a new search.
+type claimer interface{ claims(msg tea.KeyPressMsg) bool }
+
 // revealer is a screen that reloads when the screens above it close
 // (what it shows may have changed meanwhile).
 type revealer interface{ revealed() tea.Cmd }
@@ -80,6 +84,7 @@ const (
 	navBack                       // close the current screen, hand result on
 	navBackTo                     // close screens until to is on top, hand result on
 	navQuit                       // quit (confirming while a run is going)
+	navHelp                       // show or hide the full help
 )
 
 // nav is where a screen goes next. result, when set, is handed to the

@@ -20,15 +20,17 @@ import (
 //     letters was the start of a name: what they did is undone and they go
 //     to the search box with the rest ("andb" types andb, it ticks
 //     nothing);
-//   - d, which opens a screen, waits diffDelay before it does: a key that
-//     comes first cancels it (a screen that opened could not be undone).
+//   - d (which opens a screen), q (quit) and ? (help), which could not be
+//     undone, wait diffDelay before they act: a key that comes first
+//     cancels them, and a name they start goes to the search box (the root
+//     leaves q and ? to a list that claims them: claimsListLetter).
 
 // typingWindow is how soon the next key must come for a run of letters to
 // be typing.
 const typingWindow = time.Second
 
-// diffDelay is how long d waits for more letters before opening the
-// differences.
+// diffDelay is how long d, q and ? wait on a list for more letters
+// before they act.
 const diffDelay = 350 * time.Millisecond
 
 // typeaheadMax bounds a run: longer runs of list letters are not a name.
@@ -114,12 +116,3 @@ func printable(msg tea.KeyPressMsg) string {
 	}
 	return msg.Text
 }
-
-// diffDueMsg opens the differences that d asked for diffDelay ago, unless
-// a key came since (n is d's number).
-type diffDueMsg struct {
-	screen screenID
-	n      uint64
-}
-
-func (m diffDueMsg) target() tag { return tag{m.screen, m.n} }
