@@ -45,7 +45,9 @@ type restyler interface{ restyle() }
 
 // claimer is a screen that may take a key the root would otherwise take
 // (q, ?): a list where it may start a name typed for a new search.
-type claimer interface{ claims(msg tea.KeyPressMsg) bool }
+type claimer interface {
+	claims(msg tea.KeyPressMsg) bool
+}
 
 // revealer is a screen that reloads when the screens above it close
 // (what it shows may have changed meanwhile).
