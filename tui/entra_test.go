@@ -394,7 +394,7 @@ func TestEntraGroups_EnterNeedsAGroupAndAnOption(t *testing.T) {
 
 // toSummary ticks Sales, sets the options, picks the roles and returns the
 // summary once planned.
-func toSummary(t *testing.T, d *driver, g *entraGroupsScreen, update bool, roles ...string) *entraSummaryScreen {
+func toSummary(t *testing.T, d *driver, g *entraGroupsScreen, update bool, roles ...string) *summaryScreen {
 	t.Helper()
 	tickGroup(t, d, g, "Sales")
 	g.sess.req.UpdateExisting = update
@@ -412,7 +412,7 @@ func toSummary(t *testing.T, d *driver, g *entraGroupsScreen, update bool, roles
 		}
 	}
 	d.keys("enter")
-	s, ok := d.active().(*entraSummaryScreen)
+	s, ok := d.active().(*summaryScreen)
 	if !ok || s.planning || s.planned == nil {
 		t.Fatalf("no planned summary: %T\n%s", d.active(), d.screen())
 	}
@@ -524,7 +524,7 @@ func TestEntraSummary_ShowsThrottlingWhileReading(t *testing.T) {
 	toSummary(t, d, g, false)
 	d.mustShow("Throttled by Microsoft Graph: waiting 7s before retrying")
 	// Once the wait is over, what it cost stays.
-	s := d.active().(*entraSummaryScreen)
+	s := d.active().(*summaryScreen)
 	s.watch.ev.now = func() time.Time { return time.Now().Add(time.Minute) }
 	s.render()
 	d.mustShow("Microsoft Graph throttled 1 request; waited 7s in all.")

@@ -35,6 +35,8 @@ type entraSession struct {
 	// req is the import the choices make (tenant, add new, update
 	// existing, roles); the summary completes it with the groups.
 	req importer.Entra
+	// chooser is the group chooser: where a finished import returns.
+	chooser screenID
 }
 
 // newEntraRequest is a new Entra import of tenant with the defaults: add
@@ -87,6 +89,55 @@ func (s *entraSession) groupArg(g directory.Entry) string {
 		return g.ExternalID
 	}
 	return g.Name
+}
+
+func (s *entraSession) sourceName() string { return s.source.Name }
+func (s *entraSession) heading() string {
+	return "Import from " + s.source.Name + " (Microsoft Entra ID)"
+}
+func (s *entraSession) home() screenID       { return s.chooser }
+func (s *entraSession) events() *entraEvents { return s.dir.ev }
+
+// complete implements importKind: the request names the picked groups.
+func (s *entraSession) complete(actor string) (string, []string, store.Input, []directory.Entry) {
+	groups := s.picked()
+	req := &s.req
+	req.Tenant, req.Groups = s.source.Name, nil
+	for _, g := range groups {
+		req.Groups = append(req.Groups, s.groupArg(g))
+	}
+	command := req.CommandLine()
+	in := store.Input{Source: req.Tenant, Actor: actor, Command: command, Options: req.Options()}
+	return command, req.Args(), in, groups
+}
+
+// fields implements importKind.
+func (s *entraSession) fields() [][2]string {
+	groups := s.picked()
+	names := make([]string, 0, len(groups))
+	for _, g := range groups {
+		n := g.Name
+		if g.MemberCount >= 0 {
+			n += fmt.Sprintf(" (%s)", plural(g.MemberCount, "member", "members"))
+		}
+		names = append(names, n)
+	}
+	out := [][2]string{{"Groups", strings.Join(names, ", ")}}
+	if s.req.AddNew {
+		out = append(out, [2]string{"Add new users", "yes — enabled (disabled in Entra stay disabled)"})
+	} else {
+		out = append(out, [2]string{"Add new users", "no — skip users not in the store yet"})
+	}
+	if s.req.UpdateExisting {
+		out = append(out, [2]string{"Update existing", "yes — refresh users imported before or matched by email"})
+	} else {
+		out = append(out, [2]string{"Update existing", "no — skip users imported before or matched by email"})
+	}
+	roles := "none"
+	if len(s.req.Roles) > 0 {
+		roles = store.FormatAssignments(s.req.Roles) + " — the new groups get them; members hold them"
+	}
+	return append(out, [2]string{"Roles for new users", roles})
 }
 
 // The group chooser's focus.
@@ -142,6 +193,7 @@ func newEntraGroupsScreen(sh *shared, sess *entraSession) *entraGroupsScreen {
 		sess.ids = map[string]map[string]bool{}
 	}
 	s := &entraGroupsScreen{base: newBase(sh), sess: sess}
+	sess.chooser = s.ID()
 	s.list = newPickList(sh, sess.source.Name, "a word of the group's name (sal finds EMEA Sales)", sess.dir.ListGroups)
 	s.list.results.selected = sess.selected
 	s.list.box.CharLimit = 256
@@ -224,7 +276,7 @@ func (s *entraGroupsScreen) Update(msg tea.Msg) tea.Cmd {
 	case rolesChosenMsg:
 		// The role picker answered: on to the summary.
 		s.sess.req.Roles = msg.roles
-		return s.push(newEntraSummaryScreen(s.sh, s.sess, s.ID()))
+		return s.push(newSummaryScreen(s.sh, s.sess))
 	case refreshMsg:
 		// A run finished: the next import starts afresh (no group
 		// picked, the default options), and the groups' states changed.

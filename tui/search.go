@@ -46,7 +46,7 @@ type searchScreen struct {
 func newSearchScreen(sh *shared, sess *importSession) *searchScreen {
 	s := &searchScreen{base: newBase(sh), sess: sess}
 	s.list = newPickList(sh, sess.source.Name, searchHint, sess.dir.Search)
-	sess.home = s.ID()
+	sess.homeID = s.ID()
 	sess.begin("")
 	s.list.box.CharLimit = 1024
 	s.filter = newInput(sh, "Filter: ", "name, display name or email")

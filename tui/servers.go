@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
+	"github.com/usersync/usersync/store"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -21,8 +23,8 @@ import (
 type importSession struct {
 	source Source
 	dir    directory.Directory
-	// home is the search screen: where a finished import returns.
-	home screenID
+	// homeID is the search screen: where a finished import returns.
+	homeID screenID
 	// req is the import the wizard's choices make: a search starts it
 	// afresh (begin), the search screen names what was picked, the
 	// options screen fills in the options, the summary renders and runs
@@ -54,6 +56,52 @@ func (s *importSession) pick(rows []resultRow, all bool) {
 			s.req.Select = append(s.req.Select, r.e.Name)
 		}
 	}
+}
+
+func (s *importSession) sourceName() string   { return s.source.Name }
+func (s *importSession) heading() string      { return "Import from " + s.source.Name }
+func (s *importSession) home() screenID       { return s.homeID }
+func (s *importSession) events() *entraEvents { return nil }
+
+// complete implements importKind: the picks are already in the request.
+func (s *importSession) complete(actor string) (string, []string, store.Input, []directory.Entry) {
+	req := &s.req
+	command := req.CommandLine()
+	in := store.Input{Source: req.Server, Actor: actor, Command: command, Options: req.Options()}
+	return command, req.Args(), in, s.picked
+}
+
+// fields implements importKind.
+func (s *importSession) fields() [][2]string {
+	var users, groups int
+	for _, e := range s.picked {
+		if e.Type == directory.TypeGroup {
+			groups++
+		} else {
+			users++
+		}
+	}
+	var sel []string
+	if users > 0 {
+		sel = append(sel, plural(users, "user", "users"))
+	}
+	if groups > 0 {
+		sel = append(sel, plural(groups, "group", "groups")+" (with their members)")
+	}
+	o := &s.req
+	enable := "no — new users are created disabled, pending review"
+	if o.Enable {
+		enable = "yes"
+	}
+	roles := "none"
+	if len(o.Roles) > 0 {
+		roles = store.FormatAssignments(o.Roles)
+	}
+	out := [][2]string{{"Selected", strings.Join(sel, " and ")}, {"Enable after import", enable}, {"Roles for new", roles}}
+	if o.CopyRolesFrom != "" {
+		out = append(out, [2]string{"Copy roles from", o.CopyRolesFrom})
+	}
+	return out
 }
 
 // openedMsg is the result of connecting to a source.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/directory"
@@ -13,6 +14,27 @@ import (
 	"github.com/usersync/usersync/store"
 	"github.com/usersync/usersync/tui/visible"
 )
+
+// importKind is a source kind's side of the wizard, as the one summary
+// sees it: the session of an LDAP import (importSession) or an Entra one
+// (entraSession) owns what was picked and the choices (its importer
+// request), and says how they read.
+type importKind interface {
+	// sourceName is the configured directory's name.
+	sourceName() string
+	// heading is the summary's first line.
+	heading() string
+	// complete fills in the request from the picks and returns its
+	// command line (as text and as arguments), the store input it runs
+	// with, and the entries to read.
+	complete(actor string) (command string, args []string, in store.Input, picked []directory.Entry)
+	// fields are the choices, label and value, as the summary lists them.
+	fields() [][2]string
+	// home is the screen a finished import returns to.
+	home() screenID
+	// events are an Entra tenant's events (throttling), nil for LDAP.
+	events() *entraEvents
+}
 
 // plannedMsg is the summary's plan: the request read from the directory
 // (the selected users, and the selected groups read whole, with the
@@ -26,52 +48,81 @@ type plannedMsg struct {
 
 func (m plannedMsg) target() tag { return m.tag }
 
-// summaryScreen shows what the import will do (counts per action from
-// store.Plan), the warnings, and the equivalent command line. Enter starts
-// the import.
+// summaryScreen is the wizard's one summary, whatever the source kind:
+// what was picked and the choices, what the import will do (counts per
+// action for users and groups, from store.Plan, and the entries updated,
+// skipped or failed, and why), the warnings, and the equivalent command
+// line. It reads the picked groups whole (an Entra tenant's throttling
+// shows meanwhile) and plans; Enter imports exactly what was read, or
+// reads again when reading failed.
 type summaryScreen struct {
 	base
-	sess    *importSession
+	kind    importKind
 	command string
 	args    []string // the command's arguments, for its layout
-	nUsers  int
-	nGroups int
+	in      store.Input
+	picked  []directory.Entry
+	spin    spinner.Model
+	watch   throttleWatch
 
 	planning bool
 	planned  *plannedMsg
 	err      string
 	p        pager
-	// started is set by the Enter that starts the import: a second Enter,
-	// queued before the progress screen arrives, starts nothing.
+	// started is set by the Enter that starts the import: a second Enter
+	// starts nothing.
 	started bool
 }
 
-func newSummaryScreen(sh *shared, sess *importSession) *summaryScreen {
-	return &summaryScreen{base: newBase(sh), sess: sess}
+func newSummaryScreen(sh *shared, kind importKind) *summaryScreen {
+	s := &summaryScreen{base: newBase(sh), kind: kind}
+	s.spin = spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(sh.st.accent))
+	return s
 }
 
 // Title implements screen.
 func (s *summaryScreen) Title() string { return "Summary" }
 
-// Init implements screen: read the selected groups and plan the import.
+// Init implements screen: read the picked groups and plan the import.
 func (s *summaryScreen) Init() tea.Cmd {
-	entries := s.sess.picked
-	s.nUsers, s.nGroups = 0, 0
-	for _, e := range entries {
-		if e.Type == directory.TypeGroup {
-			s.nGroups++
-		} else {
-			s.nUsers++
-		}
-	}
-	req := &s.sess.req
-	s.command, s.args = req.CommandLine(), req.Args()
-	in := store.Input{Source: req.Server, Actor: s.sh.cfg.Actor, Command: s.command, Options: req.Options()}
+	s.command, s.args, s.in, s.picked = s.kind.complete(s.sh.cfg.Actor)
+	return s.plan()
+}
+
+// plan reads the picked entries and plans, in a command.
+func (s *summaryScreen) plan() tea.Cmd {
 	s.planning, s.planned, s.err, s.started = true, nil, "", false
 	s.render()
 	tg, ctx := s.renew()
-	st, dir := s.sh.cfg.Store, s.sess.dir
-	return func() tea.Msg { return plan(ctx, tg, st, dir, in, entries) }
+	st, dir, in, picked := s.sh.cfg.Store, s.directory(), s.in, s.picked
+	// Graph's throttling is shown while the groups are read.
+	reading, read := context.WithCancel(ctx)
+	planCmd := func() tea.Msg {
+		defer read()
+		return plan(ctx, tg, st, dir, in, picked)
+	}
+	return tea.Batch(planCmd, s.watch.start(s.kind.events(), s.id, reading), s.spin.Tick)
+}
+
+// onlyGroups reports whether only groups were picked.
+func (s *summaryScreen) onlyGroups() bool {
+	for _, e := range s.picked {
+		if e.Type != directory.TypeGroup {
+			return false
+		}
+	}
+	return true
+}
+
+// directory is the session's open directory.
+func (s *summaryScreen) directory() directory.Directory {
+	switch k := s.kind.(type) {
+	case *importSession:
+		return k.dir
+	case *entraSession:
+		return k.dir
+	}
+	return nil
 }
 
 // plan reads the selected groups whole and asks the store for the plan
@@ -85,6 +136,11 @@ func plan(ctx context.Context, tg tag, st *store.Store, dir directory.Directory,
 	return plannedMsg{tag: tg, prepared: p, run: run, err: err}
 }
 
+func (s *summaryScreen) restyle() {
+	s.spin.Style = s.sh.st.accent
+	s.render()
+}
+
 // SetSize implements screen.
 func (s *summaryScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
@@ -95,16 +151,24 @@ func (s *summaryScreen) SetSize(w, h int) {
 // Help implements screen.
 func (s *summaryScreen) Help() helpMap {
 	k := s.sh.keys
+	enter := with(k.Enter, "import")
+	if s.err != "" {
+		enter = with(k.Enter, "read again")
+	}
 	return helpMap{
-		short: []key.Binding{with(k.Enter, "import"), k.Yank, k.Up, k.Down, with(k.Back, "options")},
+		short: []key.Binding{enter, k.Yank, k.Up, k.Down, with(k.Back, "back")},
 		full: [][]key.Binding{k.navKeys(), {with(k.Enter, "start the import"),
-			with(k.Yank, "copy the command line (OSC 52)"), with(k.Back, "back to the options")}},
+			with(k.Yank, "copy the command line (OSC 52)"), with(k.Back, "back to the choices")}},
 	}
 }
 
 // Update implements screen.
 func (s *summaryScreen) Update(msg tea.Msg) tea.Cmd {
 	k := &s.sh.keys
+	if cmd, ok := s.watch.update(msg); ok {
+		s.render()
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case plannedMsg:
 		if !s.fresh(msg.tag) {
@@ -116,6 +180,14 @@ func (s *summaryScreen) Update(msg tea.Msg) tea.Cmd {
 		}
 		s.planned = &msg
 		s.render()
+	case spinner.TickMsg:
+		if !s.planning {
+			return nil
+		}
+		var cmd tea.Cmd
+		s.spin, cmd = s.spin.Update(msg)
+		s.render()
+		return cmd
 	case mouseMsg:
 		s.p.Wheel(msg)
 	case tea.KeyPressMsg:
@@ -137,19 +209,20 @@ func (s *summaryScreen) start() tea.Cmd {
 	case s.sh.cfg.ReadOnly:
 		return statusErr("Read-only session: importing is not allowed.")
 	case s.planning:
-		return status("Still planning…")
+		return status("Still reading and planning…")
 	case s.planned == nil || s.err != "":
-		return statusErr("Nothing to import: the plan failed.")
+		return s.plan() // read again
 	case s.started:
 		return nil
 	}
 	s.started = true
 	j := job{
-		title:    fmt.Sprintf("Importing from %s", s.sess.source.Name),
+		title:    "Importing from " + s.kind.sourceName(),
+		verb:     "import",
 		in:       s.planned.prepared.Input,
 		total:    planTotal(s.planned.run),
-		returnTo: s.sess.home,
-		verb:     "import",
+		returnTo: s.kind.home(),
+		events:   s.kind.events(),
 	}
 	return s.push(newProgressScreen(s.sh, j))
 }
@@ -162,56 +235,134 @@ func planTotal(r *store.Run) int {
 	return len(r.Entries)
 }
 
+// tally counts a run's entries of one type by action.
+func tally(r *store.Run, t directory.EntryType) (c store.Counts, n int) {
+	for _, e := range r.Entries {
+		if e.Type != t {
+			continue
+		}
+		n++
+		switch e.Action {
+		case store.ActionCreated:
+			c.Created++
+		case store.ActionUpdated:
+			c.Updated++
+		case store.ActionUnchanged:
+			c.Unchanged++
+		case store.ActionSkipped:
+			c.Skipped++
+		case store.ActionFailed:
+			c.Failed++
+		case store.ActionRemoved:
+			c.Removed++
+		case store.ActionDisabled:
+			c.Disabled++
+		}
+	}
+	return c, n
+}
+
+// summaryListMax is how many updated, skipped or failed entries the
+// summary names (the completion report names them all).
+const summaryListMax = 40
+
+// summaryLabel is the width of the choices' labels.
+const summaryLabel = 19
+
 func (s *summaryScreen) render() {
 	st := s.sh.st
 	w := s.width
 	var lines []string
 	add := func(l ...string) { lines = append(lines, l...) }
-	add(st.heading.Render("Import from "+visible.String(s.sess.source.Name)), "")
-	sel := []string{}
-	if s.nUsers > 0 {
-		sel = append(sel, plural(s.nUsers, "user", "users"))
+	addField := func(label, value string) {
+		for i, l := range wrapHard(visible.String(value), max(10, w-summaryLabel-4)) {
+			if i > 0 {
+				label = ""
+			}
+			add(field(s.sh, label, l, summaryLabel))
+		}
 	}
-	if s.nGroups > 0 {
-		sel = append(sel, plural(s.nGroups, "group", "groups")+" (with their members)")
-	}
-	add("Selected: " + strings.Join(sel, " and "))
-	o := &s.sess.req
-	enable := "no — new users are created disabled, pending review"
-	if o.Enable {
-		enable = "yes"
-	}
-	add(field(s.sh, "Enable after import", enable, 19))
-	roles := "none"
-	if len(o.Roles) > 0 {
-		roles = store.FormatAssignments(o.Roles)
-	}
-	add(field(s.sh, "Roles for new", roles, 19))
-	if o.CopyRolesFrom != "" {
-		add(field(s.sh, "Copy roles from", o.CopyRolesFrom, 19))
+	add(st.heading.Render(cut(visible.String(s.kind.heading()), w)), "")
+	for _, f := range s.kind.fields() {
+		addField(f[0], f[1])
 	}
 	add("")
+	var listed []string
 	switch {
 	case s.planning:
-		add(st.dim.Render("Reading the selected groups and planning…"))
+		add("  " + s.spin.View() + "Reading " + visible.String(s.kind.sourceName()) + " and planning…")
 	case s.err != "":
-		add(st.err.Render(glyphWarning + " " + visible.String(s.err)))
+		add(st.err.Render(glyphWarning + " Nothing can be imported yet:"))
+		for _, l := range wrapHard(visible.String(s.err), max(10, w-4)) {
+			add("  " + l)
+		}
+		add(st.accent.Render("  Enter reads again."))
 	case s.planned != nil && s.planned.run != nil:
+		run := s.planned.run
 		add(st.heading.Render("What will happen"))
-		add("  " + countsLine(s.planned.run.Counts, true))
-		var skipped []string
-		for _, e := range s.planned.run.Entries {
-			if e.Action == store.ActionSkipped || e.Action == store.ActionFailed {
-				skipped = append(skipped, visible.String(fmt.Sprintf("  %s %s: %s", e.Action, e.Name, e.Reason)))
+		uc, un := tally(run, directory.TypeUser)
+		gc, gn := tally(run, directory.TypeGroup)
+		// Users picked with groups are read as the groups' members.
+		noun, nouns := "user", "users"
+		if s.onlyGroups() {
+			noun, nouns = "member", "members"
+		}
+		add(fmt.Sprintf("  %-7s %s", "Users", plural(un, noun, nouns)+": "+countsLine(uc, true)))
+		if gn > 0 {
+			add(fmt.Sprintf("  %-7s %s", "Groups", countsLine(gc, true)))
+		}
+		if run.Error != "" {
+			for _, l := range wrapHard(glyphWarning+" "+visible.String(run.Error), max(10, w-4)) {
+				add(st.warn.Render("  " + l))
 			}
 		}
-		if len(skipped) > 0 {
-			for i, l := range skipped {
-				if i == 5 {
-					add(st.dim.Render(fmt.Sprintf("  … and %d more", len(skipped)-5)))
-					break
+		for _, e := range run.Entries {
+			var what string
+			switch e.Action {
+			case store.ActionUpdated:
+				what = "update"
+			case store.ActionSkipped:
+				what = "skip"
+			case store.ActionFailed:
+				what = "fail"
+			case store.ActionRemoved:
+				what = "remove"
+			case store.ActionDisabled:
+				what = "disable"
+			default:
+				continue
+			}
+			line := fmt.Sprintf("  %s %s", what, e.Name)
+			if e.Reason != "" {
+				line += " — " + e.Reason
+			}
+			listed = append(listed, visible.String(line))
+		}
+	}
+	if t := s.watch.line(); t != "" {
+		style := st.dim
+		if s.watch.waiting() {
+			style = st.warn
+		}
+		add("", style.Render(cut("  "+t, w)))
+	}
+	add("", st.heading.Render("The same import from a script")+st.dim.Render("  (y copies it as one line)"))
+	for _, l := range commandLines(s.args, max(10, w-2)) {
+		add("  " + l)
+	}
+	// The long parts last: the pager scrolls to them.
+	if len(listed) > 0 {
+		add("", st.heading.Render("Updated, skipped and failed, and why"))
+		for i, l := range listed {
+			if i == summaryListMax {
+				add(st.dim.Render(fmt.Sprintf("  … and %d more (the completion report lists them all)", len(listed)-i)))
+				break
+			}
+			for j, part := range wrapHard(l, max(10, w-4)) {
+				if j > 0 {
+					part = "    " + part
 				}
-				add(st.dim.Render(cut(l, w)))
+				add(part)
 			}
 		}
 	}
@@ -226,10 +377,6 @@ func (s *summaryScreen) render() {
 				add(prefix + l)
 			}
 		}
-	}
-	add("", st.heading.Render("The same import from a script")+st.dim.Render("  (y copies it as one line)"))
-	for _, l := range commandLines(s.args, max(10, w-2)) {
-		add("  " + l)
 	}
 	s.p.SetLines(lines)
 }
@@ -264,6 +411,12 @@ func countsLine(c store.Counts, plan bool) string {
 func (s *summaryScreen) View() string {
 	st := s.sh.st
 	footer := st.accent.Render("Press Enter to import, Esc to go back.")
+	switch {
+	case s.planning:
+		footer = st.dim.Render("Reading and planning… Esc goes back.")
+	case s.err != "":
+		footer = st.accent.Render("Press Enter to read again, Esc to go back.")
+	}
 	if more := s.p.More(); more != "" {
 		footer += "  " + st.dim.Render(more)
 	}

@@ -225,12 +225,17 @@ func TestSummary_ShowsPlanWarningsAndCommand(t *testing.T) {
 	s.SetSize(80, 22)
 	s.Init() // the plan runs in a command: the test answers it
 	run := &store.Run{Status: store.RunPlanned, Counts: store.Counts{Created: 1, Updated: 2, Skipped: 1},
-		Entries: []store.RunEntry{{Name: "aandrei", Action: store.ActionSkipped, Reason: store.ReasonInternal}}}
+		Entries: []store.RunEntry{
+			{Name: "andbal", Type: directory.TypeUser, Action: store.ActionCreated},
+			{Name: "andarm", Type: directory.TypeUser, Action: store.ActionUpdated},
+			{Name: "anisha", Type: directory.TypeUser, Action: store.ActionUpdated},
+			{Name: "aandrei", Type: directory.TypeUser, Action: store.ActionSkipped, Reason: store.ReasonInternal},
+		}}
 	s.Update(plannedMsg{tag: s.tag(), run: run, prepared: &importer.Prepared{Warnings: []string{"1 user has no email address: dora."}}})
 	view := ansi.Strip(s.View())
 	for _, want := range []string{
-		"Selected: 2 users and 1 group", "create 1 · update 2 · skip 1",
-		"skipped aandrei: " + store.ReasonInternal, "! 1 user has no email address: dora.",
+		"Selected             2 users and 1 group", "Users   4 users: create 1 · update 2 · skip 1",
+		"skip aandrei — " + store.ReasonInternal, "! 1 user has no email address: dora.",
 		"usersync import ldap --server dc01 --query 'an*' --select all --roles Viewer",
 		"Press Enter to import",
 	} {
