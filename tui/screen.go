@@ -9,8 +9,8 @@ import (
 // screen is one screen of the app. Screens are plain structs driven by the
 // root model: it sizes them, forwards keys to the active one and results to
 // the one they are for, and closes them when they leave the stack. A screen
-// answers with typed messages (pushMsg, popMsg, …) returned from commands; it
-// never reaches into its parent.
+// says where to go next with a nav value (see navKind) and hands results
+// back as typed messages; it never reaches into its parent.
 type screen interface {
 	ID() screenID
 	// Title is the screen's part of the breadcrumb in the title bar.
