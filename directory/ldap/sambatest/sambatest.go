@@ -27,12 +27,14 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,6 +298,15 @@ func (s *Server) setup(conn *goldap.Conn) error {
 	if err != nil {
 		return fmt.Errorf("samba-tool dsacl set: %v\n%s", err, tail(out))
 	}
+	// A tombstone, as every domain in use has: what tells the feed
+	// whether the bind account sees deletions.
+	tomb := "CN=usersync-tombstone,CN=Users," + s.BaseDN
+	if err := addUser(conn, tomb, "", ""); err != nil {
+		return err
+	}
+	if err := conn.Del(goldap.NewDelRequest(tomb, nil)); err != nil {
+		return fmt.Errorf("delete %s: %w", tomb, err)
+	}
 	return nil
 }
 
@@ -553,6 +564,22 @@ func (s *Server) GUID(t testing.TB, dn string) string {
 		t.Fatalf("sambatest: objectGUID of %s: %v", dn, err)
 	}
 	return id
+}
+
+// RID is the relative ID of entry dn: the last part of its objectSid, what
+// a user's primaryGroupID names.
+func (s *Server) RID(t testing.TB, dn string) string {
+	t.Helper()
+	res, err := s.Conn(t).Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"objectSid"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("sambatest: objectSid of %s: %v", dn, err)
+	}
+	sid := res.Entries[0].GetRawAttributeValue("objectSid")
+	if len(sid) < 12 {
+		t.Fatalf("sambatest: objectSid of %s: %x", dn, sid)
+	}
+	return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(sid[len(sid)-4:])), 10)
 }
 
 // syncBuffer collects samba's output for failure messages.
