@@ -317,9 +317,9 @@ func (d *Directory) dirSyncError(req searchReq, withCookie bool, n int, err erro
 		goldap.IsErrorWithCode(err, goldap.LDAPResultProtocolError)
 	switch {
 	case denied && withCookie:
-		return fmt.Errorf("%s: %w: the bind account may no longer use DirSync on %s%s — usersync reads fully, then uses uSNChanged (grant it \"Replicating Directory Changes\" to use DirSync again)", d.label(), directory.ErrCookieRefused, req.base, server)
+		return fmt.Errorf("%w: the bind account may no longer use DirSync on %s%s — usersync reads fully, then uses uSNChanged (grant it \"Replicating Directory Changes\" to use DirSync again)", directory.ErrCookieRefused, req.base, server)
 	case rejected && withCookie:
-		return fmt.Errorf("%s: %w: the server rejects the DirSync cookie for %s%s — usersync reads fully and takes a new cookie", d.label(), directory.ErrCookieRefused, req.base, server)
+		return fmt.Errorf("%w: the server rejects the DirSync cookie for %s%s — usersync reads fully and takes a new cookie", directory.ErrCookieRefused, req.base, server)
 	case denied:
 		return fmt.Errorf("%w: the bind account may not use DirSync on %s (it lacks \"Replicating Directory Changes\"%s)", errDirSyncDenied, req.base, server)
 	case rejected:
@@ -364,7 +364,7 @@ func (d *Directory) adChanges(ctx context.Context, cookie []byte) (*directory.Ch
 		next.USN, err = ar.usnChanges(ctx, held)
 		via = fmt.Sprintf("uSNChanged on %s", dcName(held.DC))
 		if held.Why != "" {
-			via += ", as " + held.Why
+			via += " (" + strings.TrimPrefix(held.Why, errDirSyncDenied.Error()+": ") + ")"
 		}
 	}
 	if err != nil {
