@@ -232,6 +232,8 @@ func (s *Server) launch() error {
 		"--option=tls certfile = " + filepath.Join(tlsDir, "cert.pem"),
 		"--option=tls cafile = " + s.CAFile,
 		"--option=log file = " + filepath.Join(s.Dir, "samba.log"),
+		// Not /run/samba: DCs of two test packages run side by side.
+		"--option=pid directory = " + s.Dir,
 	}
 	if out, err := exec.Command(sambaTool, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("samba-tool domain provision: %v\n%s", err, tail(out))
