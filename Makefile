@@ -1,7 +1,7 @@
 # usersync — build, test and benchmark.
 #
-#   make test    go vet + go test -race ./... + the demo.tape checks (installs slapd and tmux first
-#                when they are missing and we are root on Debian)
+#   make test    go vet + go test -race ./... + the demo.tape checks (installs slapd, samba and tmux
+#                first when they are missing and we are root on Debian)
 #   make bench   the benchmarks that hold our speed targets
 #   make build   the usersync binary in ./bin
 
@@ -9,9 +9,13 @@ GO ?= go
 export CGO_ENABLED := 1
 
 # Debian packages the tests need: a real OpenLDAP server, its tools, tmux to
-# drive the real binary as a person would.
-TEST_PACKAGES := slapd ldap-utils tmux openssl
-TEST_COMMANDS := /usr/sbin/slapd /usr/sbin/slapadd /usr/bin/tmux
+# drive the real binary as a person would, and a Samba AD DC (samba, and its
+# AD schema files in samba-ad-provision, a mere Recommends of samba) for
+# Active Directory's change feed. TEST_COMMANDS are the files whose absence
+# triggers the install.
+TEST_PACKAGES := slapd ldap-utils tmux openssl samba samba-ad-provision
+TEST_COMMANDS := /usr/sbin/slapd /usr/sbin/slapadd /usr/bin/tmux /usr/sbin/samba /usr/bin/samba-tool \
+	/usr/share/samba/setup/ad-schema
 
 .PHONY: all build test deps vet bench fmt clean tape
 
@@ -21,7 +25,7 @@ build:
 	$(GO) build -o bin/usersync ./cmd/usersync
 
 deps:
-	@missing=""; for c in $(TEST_COMMANDS); do [ -x "$$c" ] || missing="$$missing $$c"; done; \
+	@missing=""; for c in $(TEST_COMMANDS); do [ -e "$$c" ] || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing (Debian: $(TEST_PACKAGES))"; \

@@ -187,10 +187,20 @@ type Changes struct {
 	// Entries is present. A present set costs O(directory size) to read:
 	// Reads counts it.
 	Present map[string]bool
+	// Reread are the external IDs of groups whose membership the changes
+	// cannot tell: on Active Directory, a group that is some user's
+	// primary group (primaryGroupID, never listed in member) and changed,
+	// or became the primary group of a changed user. A caller holding one
+	// reads it whole.
+	Reread []string
 	// Reads counts the entries (and ID-only states) the directory sent, for
 	// the run's report: an incremental read costs O(changes), plus the
 	// lookups of the members of changed groups.
 	Reads int
+	// Via says how the feed read the changes when the directory offers
+	// more than one way (Active Directory: "DirSync", or "uSNChanged on
+	// DC …" and why not DirSync), for the run's note; "" otherwise.
+	Via string
 }
 
 // ErrCookieRefused marks a change-feed cookie the directory no longer

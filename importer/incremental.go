@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
@@ -42,6 +43,7 @@ func readIncremental(ctx context.Context, st *store.Store, dir directory.Directo
 		byCookie[k] = append(byCookie[k], g)
 	}
 	reads := 0
+	var vias []string
 	for _, k := range order {
 		ch, err := feed.Changes(ctx, []byte(k))
 		switch {
@@ -51,6 +53,9 @@ func readIncremental(ctx context.Context, st *store.Store, dir directory.Directo
 			return nil, "", false, err
 		}
 		reads += ch.Reads
+		if ch.Via != "" && !slices.Contains(vias, ch.Via) {
+			vias = append(vias, ch.Via)
+		}
 		cs, err := indexChanges(st, dir.Name(), ch)
 		if err != nil {
 			return nil, "", false, err
@@ -68,7 +73,11 @@ func readIncremental(ctx context.Context, st *store.Store, dir directory.Directo
 			gis = append(gis, gi)
 		}
 	}
-	return gis, fmt.Sprintf("read incrementally: %d entries from the change feed since the last sync", reads), true, nil
+	how := "read incrementally"
+	if len(vias) > 0 {
+		how += " (" + strings.Join(vias, "; ") + ")"
+	}
+	return gis, fmt.Sprintf("%s: %d entries from the change feed since the last sync", how, reads), true, nil
 }
 
 // changeSet is one read of a change feed, indexed once for all the groups
@@ -77,6 +86,8 @@ type changeSet struct {
 	*directory.Changes
 	changed map[string]directory.Entry // by external ID
 	deleted map[string]bool
+	// reread are the groups the changes say to read whole.
+	reread map[string]bool
 	// touched are the groups holding a changed or deleted user, from the
 	// store's own memberships (nil with a present phase, which touches
 	// every group).
@@ -95,6 +106,10 @@ func indexChanges(st *store.Store, source string, ch *directory.Changes) (*chang
 	for _, id := range ch.Deleted {
 		cs.deleted[id] = true
 	}
+	cs.reread = make(map[string]bool, len(ch.Reread))
+	for _, id := range ch.Reread {
+		cs.reread[id] = true
+	}
 	if !ch.Presence() {
 		var err error
 		if cs.touched, err = st.GroupsHolding(source, ids); err != nil {
@@ -112,7 +127,7 @@ func (cs *changeSet) gone(id string) bool {
 // untouched reports whether nothing in the changes concerns group g: not
 // the group, its membership, its nested groups, nor any of its members.
 func (cs *changeSet) untouched(g store.Group) bool {
-	if cs.touched == nil || cs.touched[g.ExternalID] {
+	if cs.touched == nil || cs.touched[g.ExternalID] || cs.reread[g.ExternalID] {
 		return false
 	}
 	for _, id := range append([]string{g.ExternalID}, g.Nested...) {
@@ -156,7 +171,9 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 			nestedChanged = true // a nested group left the group
 		}
 	}
-	if nestedChanged || gone(g.ExternalID) {
+	// So is a group whose membership the changes cannot tell (an AD
+	// primary group).
+	if nestedChanged || gone(g.ExternalID) || cs.reread[g.ExternalID] {
 		gi, err := ReadGroup(ctx, st, dir, g.ExternalID)
 		if err != nil {
 			return store.GroupInput{}, 0, err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usersync/usersync/directory/ldap/sambatest"
 	"github.com/usersync/usersync/directory/ldap/slapdtest"
 )
 
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	sambatest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

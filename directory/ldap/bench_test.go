@@ -10,6 +10,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/directory/ldap"
+	"github.com/usersync/usersync/directory/ldap/sambatest"
 	"github.com/usersync/usersync/directory/ldap/slapdtest"
 )
 
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 	for _, stop := range cleanups {
 		stop()
 	}
+	sambatest.StopShared()
 	os.Exit(code)
 }
 

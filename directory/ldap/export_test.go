@@ -40,3 +40,31 @@ func ConnectBulk(ctx context.Context, cfg Config) (string, error) {
 	}
 	return "", nil
 }
+
+// RewriteADCookie rewrites an Active Directory feed cookie, keeping its
+// envelope valid: a non-nil dirSync replaces DirSync's cookie, a
+// non-empty invocationID the DC's invocation. For tests of cookies a DC
+// must refuse.
+func RewriteADCookie(cookie, dirSync []byte, invocationID string) []byte {
+	var c adCookie
+	if err := openCookie(adCookieFormat, cookie, &c); err != nil {
+		panic(err)
+	}
+	if dirSync != nil {
+		c.DirSync = dirSync
+	}
+	if invocationID != "" {
+		c.InvocationID = invocationID
+	}
+	return sealCookie(adCookieFormat, c)
+}
+
+// ADCookieMode is the mode of an Active Directory feed cookie: "dirsync"
+// or "usn".
+func ADCookieMode(cookie []byte) string {
+	var c adCookie
+	if err := openCookie(adCookieFormat, cookie, &c); err != nil {
+		return ""
+	}
+	return c.Mode
+}

@@ -16,7 +16,8 @@ import (
 )
 
 // The change feed is RFC 4533 content synchronization in refreshOnly
-// mode, as OpenLDAP's syncprov overlay, 389-DS and FreeIPA offer it.
+// mode, as OpenLDAP's syncprov overlay, 389-DS and FreeIPA offer it — and
+// on Active Directory DirSync or uSNChanged (see adfeed.go).
 //
 // It runs two sync searches, always: the users (the flavor's user filter
 // under user_base_dn) and the groups (its group filter under
@@ -95,6 +96,9 @@ func (d *Directory) noFeed() error {
 // not the scope); but RFC 4533 promises nothing for a cookie used with
 // another search, so the scope stays the same.
 func (d *Directory) FeedCookie(ctx context.Context) ([]byte, error) {
+	if d.adFeed() {
+		return d.adFeedCookie(ctx)
+	}
 	if err := d.noFeed(); err != nil {
 		return nil, err
 	}
@@ -128,6 +132,9 @@ func (d *Directory) FeedCookie(ctx context.Context) ([]byte, error) {
 // configuration, or damaged, wraps directory.ErrCookieRefused; a server
 // without content synchronization wraps directory.ErrNoFeed.
 func (d *Directory) Changes(ctx context.Context, cookie []byte) (*directory.Changes, error) {
+	if d.adFeed() {
+		return d.adChanges(ctx, cookie)
+	}
 	if err := d.noFeed(); err != nil {
 		return nil, err
 	}
@@ -769,35 +776,50 @@ type cookiePart struct {
 }
 
 func encodeCookie(parts []cookiePart) []byte {
-	payload, err := json.Marshal(feedCookie{Parts: parts})
+	return sealCookie(cookieFormat, feedCookie{Parts: parts})
+}
+
+func decodeCookie(b []byte) ([]cookiePart, error) {
+	var c feedCookie
+	if err := openCookie(cookieFormat, b, &c); err != nil {
+		return nil, err
+	}
+	return c.Parts, nil
+}
+
+// sealCookie writes v as a cookie of the given format: the format line,
+// v as JSON, and a checksum of the JSON.
+func sealCookie(format string, v any) []byte {
+	payload, err := json.Marshal(v)
 	if err != nil {
-		panic(err) // strings and bytes always marshal
+		panic(err) // strings, numbers and bytes always marshal
 	}
 	sum := sha256.Sum256(payload)
 	var b bytes.Buffer
-	b.WriteString(cookieFormat + "\n")
+	b.WriteString(format + "\n")
 	b.Write(payload)
 	b.WriteString("\n" + hex.EncodeToString(sum[:8]))
 	return b.Bytes()
 }
 
-func decodeCookie(b []byte) ([]cookiePart, error) {
+// openCookie reads a cookie sealCookie wrote with format into v,
+// refusing one of another format, or damaged.
+func openCookie(format string, b []byte, v any) error {
 	if len(b) == 0 {
-		return nil, errors.New("there is no cookie")
+		return errors.New("there is no cookie")
 	}
 	lines := bytes.Split(b, []byte("\n"))
-	if len(lines) != 3 || string(lines[0]) != cookieFormat {
-		return nil, errors.New("the cookie is not one this version of usersync made for LDAP")
+	if len(lines) != 3 || string(lines[0]) != format {
+		return errors.New("the cookie is not one this version of usersync made for this kind of directory")
 	}
 	sum := sha256.Sum256(lines[1])
 	if hex.EncodeToString(sum[:8]) != string(lines[2]) {
-		return nil, errors.New("the cookie is damaged (its checksum does not match)")
+		return errors.New("the cookie is damaged (its checksum does not match)")
 	}
-	var c feedCookie
-	if err := json.Unmarshal(lines[1], &c); err != nil {
-		return nil, fmt.Errorf("the cookie is damaged: %v", err)
+	if err := json.Unmarshal(lines[1], v); err != nil {
+		return fmt.Errorf("the cookie is damaged: %v", err)
 	}
-	return c.Parts, nil
+	return nil
 }
 
 // matchCookie checks that a cookie was taken under the searches the

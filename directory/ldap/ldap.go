@@ -53,6 +53,9 @@ type Directory struct {
 	// syncControl is false only when the root DSE lists controls and the
 	// Sync Request control (RFC 4533) is not among them.
 	syncControl bool
+	// dirSyncControl is false only when the root DSE lists controls and
+	// Active Directory's DirSync control is not among them.
+	dirSyncControl bool
 	// goldapOnly runs every search through go-ldap, none on a bulk
 	// connection: for tests and benchmarks that compare the two.
 	goldapOnly bool
@@ -104,7 +107,8 @@ func prepare(cfg Config) (*Directory, error) {
 		groupBase: firstNonEmpty(cfg.GroupBaseDN, base),
 		paging:    true,
 
-		syncControl: true,
+		syncControl:    true,
+		dirSyncControl: true,
 	}
 	if d.pageSize <= 0 {
 		d.pageSize = DefaultPageSize
@@ -220,6 +224,7 @@ func (d *Directory) readRootDSE(ctx context.Context, conn *session) error {
 	if len(controls) > 0 {
 		d.paging = contains(controls, oidPaging)
 		d.syncControl = contains(controls, oidSync)
+		d.dirSyncControl = contains(controls, oidDirSync)
 	}
 	d.ad = contains(caps, oidActiveDirectory)
 	return nil
