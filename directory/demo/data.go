@@ -22,7 +22,19 @@ const (
 	SampleBindPassword = "demo-only-not-a-secret"
 	// MailDomain is the domain of the sample people's addresses.
 	MailDomain = "corp.example"
+	// RetailDN holds the store staff, the members of GroupRetail.
+	RetailDN = "ou=Stores," + PeopleDN
+	// RetailMembers is how many people GroupRetail has, the two with bad
+	// usernames among them.
+	RetailMembers = 3000
 )
+
+// RetailBadUsernames are the usernames of two members of GroupRetail that
+// the store refuses (they fail the PRECIS UsernameCaseMapped profile), so
+// that importing the group shows failed entries with their reasons: one
+// typed with a space, and one pasted with a zero-width space at its end,
+// which looks like any other username on screen.
+var RetailBadUsernames = []string{"li wei", "mei.chen\u200b"}
 
 // Names in the sample data that the demo's story relies on: searching an*
 // on dc01 shows each of them.
@@ -33,9 +45,15 @@ const (
 	GroupEngineering = "Engineering"
 	// GroupPlatform is a member of GroupEngineering.
 	GroupPlatform = "Platform"
-	// GroupAllStaff has every person as a member (over a hundred: the
-	// adapter reads it through memberOf).
+	// GroupAllStaff has every office person as a member (over a hundred:
+	// the adapter reads it through memberOf); the store staff of
+	// GroupRetail are not in it.
 	GroupAllStaff = "All Staff"
+	// GroupRetail is the staff of the shops: RetailMembers people under
+	// RetailDN, so that importing it takes long enough to watch its
+	// progress (with the server's Options.Latency), and two of whose
+	// usernames the store refuses (RetailBadUsernames).
+	GroupRetail = "Retail"
 	// UserImported (Andrew Armstrong) is a member of GroupAnalysis, so Seed
 	// imported him: Select to synchronize.
 	UserImported = "andarm"
@@ -99,6 +117,7 @@ type person struct {
 	uid, given, sn, title, dept string
 	mail                        string
 	contractor, disabled        bool
+	retail                      bool // store staff, under RetailDN
 }
 
 // The sample names. No first or last name starts with "an": searching an*
@@ -147,11 +166,28 @@ var (
 		"Engineering", "Sales", "Marketing", "Finance", "Human Resources",
 		"Customer Support", "Legal", "Operations", "IT", "Research",
 	}
+	// retailTitles, by how many of the store staff get each out of 20.
+	retailTitles = []string{
+		"Sales Associate", "Cashier", "Sales Associate", "Stock Associate", "Sales Associate",
+		"Cashier", "Customer Service Associate", "Sales Associate", "Stock Associate", "Cashier",
+		"Sales Associate", "Visual Merchandiser", "Sales Associate", "Cashier", "Stock Associate",
+		"Department Supervisor", "Sales Associate", "Cashier", "Assistant Store Manager", "Store Manager",
+	}
 )
 
-// generatedPeople is how many people SampleData makes from the name lists,
-// besides the few the demo's story names.
+// generatedPeople is how many office people SampleData makes from the name
+// lists, besides the few the demo's story names.
 const generatedPeople = 300
+
+// retailBad are the two store staff whose usernames the store refuses, and
+// where they stand among the others, made from the name lists.
+var retailBad = []struct {
+	at int
+	p  person
+}{
+	{1234, person{uid: RetailBadUsernames[0], given: "Li", sn: "Wei", mail: "li.wei@" + MailDomain}},
+	{2345, person{uid: RetailBadUsernames[1], given: "Mei", sn: "Chen", mail: "mei.chen@" + MailDomain}},
+}
 
 // story are the people the demo's an* search is about.
 var story = []person{
@@ -168,11 +204,13 @@ var story = []person{
 // andarm and anisha.
 var analysisMembers = []int{12, 57, 141, 233}
 
-// SampleData is the demo directory dc01: a few hundred people with varied
-// names (a dozen of them contractors, one level further down), twenty
-// groups — departments, projects, a nested group (Platform in
-// Engineering) and one with every person — and the service account. It is
-// the same on every call: no randomness, and entryUUIDs derived from names.
+// SampleData is the demo directory dc01: a few hundred office people with
+// varied names (a dozen of them contractors, one level further down),
+// RetailMembers store staff (under RetailDN), twenty-one groups —
+// departments, projects, a nested group (Platform in Engineering), one
+// with every office person and GroupRetail with the store staff — and the
+// service account. It is the same on every call: no randomness, and
+// entryUUIDs derived from names.
 func SampleData() *Data {
 	people := samplePeople()
 	d := &Data{Suffix: Suffix, BindDN: SampleBindDN, BindPassword: SampleBindPassword}
@@ -186,6 +224,7 @@ func SampleData() *Data {
 	for _, ou := range []struct{ dn, name, desc string }{
 		{PeopleDN, "People", "Employees"},
 		{"ou=Contractors," + PeopleDN, "Contractors", "Contractors and temporary staff"},
+		{RetailDN, "Stores", "Store staff"},
 		{GroupsDN, "Groups", "Departments and project teams"},
 		{"ou=Service," + Suffix, "Service", "Service accounts"},
 	} {
@@ -234,15 +273,20 @@ func SampleData() *Data {
 }
 
 func personDN(p person) string {
+	if p.retail {
+		return "uid=" + p.uid + "," + RetailDN
+	}
 	if p.contractor {
 		return "uid=" + p.uid + ",ou=Contractors," + PeopleDN
 	}
 	return "uid=" + p.uid + "," + PeopleDN
 }
 
-// samplePeople makes the story's people, then generatedPeople more from
-// the name lists: person i is firstNames[i%64] with one of five last names
-// that first name gets, so no two share a full name.
+// samplePeople makes the story's people, then generatedPeople office
+// people and the store staff from the name lists: person i is
+// firstNames[i%64] with lastNames[(7*(i%64)+i/64)%64], so that no two of
+// the first 4096 share a full name; a username taken already gets a
+// number (jamsmi2).
 func samplePeople() []person {
 	people := append([]person(nil), story...)
 	for i := range people {
@@ -258,12 +302,7 @@ func samplePeople() []person {
 	for i := range generatedPeople {
 		given := firstNames[i%nf]
 		sn := lastNames[(i*7+i/nf)%nl]
-		base := ascii(given, 3) + ascii(sn, 3)
-		uid := base
-		for n := 2; taken[uid]; n++ {
-			uid = base + strconv.Itoa(n)
-		}
-		taken[uid] = true
+		uid := uniqueUID(ascii(given, 3)+ascii(sn, 3), taken)
 		dept := deptPattern[i%len(deptPattern)]
 		ts := titles[dept]
 		people = append(people, person{
@@ -273,7 +312,40 @@ func samplePeople() []person {
 			contractor: i%25 == 24,
 		})
 	}
+	for _, b := range retailBad {
+		taken[strings.ToLower(b.p.uid)] = true
+	}
+	bad := 0
+	for j := range RetailMembers {
+		if bad < len(retailBad) && retailBad[bad].at == j {
+			p := retailBad[bad].p
+			p.retail, p.dept, p.title = true, "Retail", retailTitles[j%len(retailTitles)]
+			people = append(people, p)
+			bad++
+			continue
+		}
+		i := generatedPeople + j
+		given, sn := firstNames[i%nf], lastNames[(i*7+i/nf)%nl]
+		uid := uniqueUID(ascii(given, 3)+ascii(sn, 3), taken)
+		people = append(people, person{
+			uid: uid, given: given, sn: sn, dept: "Retail",
+			title:  retailTitles[j%len(retailTitles)],
+			mail:   uid + "@" + MailDomain,
+			retail: true,
+		})
+	}
 	return people
+}
+
+// uniqueUID is base, or base with the first number from 2 that makes it
+// a username not yet taken; it takes it.
+func uniqueUID(base string, taken map[string]bool) string {
+	uid := base
+	for n := 2; taken[uid]; n++ {
+		uid = base + strconv.Itoa(n)
+	}
+	taken[uid] = true
+	return uid
 }
 
 // ascii is the first n letters of name, lower case, without accents or
@@ -309,13 +381,18 @@ type group struct {
 
 // sampleGroups makes the departments (Engineering's people split between
 // Engineering itself and Platform, which is a member of Engineering), the
-// project teams, and All Staff.
+// project teams, All Staff (the office people) and Retail (the store
+// staff).
 func sampleGroups(people []person) []group {
 	byDept := map[string][]string{}
-	var platform, everyone []string
+	var platform, everyone, retail []string
 	engineers := 0
 	for _, p := range people {
 		dn := personDN(p)
+		if p.retail {
+			retail = append(retail, dn)
+			continue
+		}
 		everyone = append(everyone, dn)
 		if p.dept == "Engineering" && !storyPerson(p.uid) {
 			engineers++
@@ -336,7 +413,7 @@ func sampleGroups(people []person) []group {
 	}
 	gs = append(gs, group{name: GroupPlatform, desc: "Platform engineering team (part of Engineering)", members: platform})
 
-	gen := people[len(story):]
+	gen := people[len(story) : len(story)+generatedPeople]
 	pick := func(keep func(i int, p person) bool) []string {
 		var out []string
 		for i, p := range gen {
@@ -359,7 +436,8 @@ func sampleGroups(people []person) []group {
 		group{name: "On-Call", desc: "Engineers and admins on the on-call rota", members: pick(func(i int, p person) bool { return (p.dept == "Engineering" || p.dept == "IT") && i%4 == 1 })},
 		group{name: "Release Managers", desc: "People who may ship a release", members: pick(func(i int, p person) bool { return p.dept == "Engineering" && i%31 == 0 })},
 		group{name: "VPN Users", desc: "People allowed on the VPN", members: pick(func(i int, _ person) bool { return i%2 == 0 })},
-		group{name: GroupAllStaff, desc: "Everyone", members: everyone},
+		group{name: GroupAllStaff, desc: "Everyone in the offices", members: everyone},
+		group{name: GroupRetail, desc: "Staff of the shops", members: retail},
 	)
 	return gs
 }

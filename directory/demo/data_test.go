@@ -22,11 +22,17 @@ func TestDemoSampleData_IsTheSameEveryTime(t *testing.T) {
 func TestDemoSampleData_Shape(t *testing.T) {
 	t.Parallel()
 	people, groups := sampleEntries(isPerson), sampleEntries(isGroup)
-	if len(people) < 200 || len(people) > 500 {
-		t.Errorf("%d people, want a few hundred", len(people))
+	retail := sampleEntries(func(e Entry) bool {
+		return isPerson(e) && strings.HasSuffix(strings.ToLower(e.DN), ","+strings.ToLower(RetailDN))
+	})
+	if office := len(people) - len(retail); office < 200 || office > 500 {
+		t.Errorf("%d office people, want a few hundred", office)
 	}
-	if len(groups) != 20 {
-		t.Errorf("%d groups, want 20", len(groups))
+	if len(retail) != RetailMembers {
+		t.Errorf("%d store staff, want %d", len(retail), RetailMembers)
+	}
+	if len(groups) != 21 {
+		t.Errorf("%d groups, want 21", len(groups))
 	}
 	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	uids, ids := map[string]bool{}, map[string]bool{}

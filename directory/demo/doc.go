@@ -14,9 +14,12 @@
 // does, and marks a disabled account as the openldap flavor reads it
 // (pwdAccountLockedTime).
 //
-// SampleData is the directory dc01 of the demo: a few hundred people and
-// twenty groups, the same on every run. The package knows nothing of the
-// store: package demo (above store) seeds the demo's store from it.
+// SampleData is the directory dc01 of the demo: a few hundred office
+// people, twenty groups of them, and the group Retail of three thousand
+// store staff (two of whose usernames the store refuses), the same on
+// every run. Options.Latency paces large answers as a distant server
+// would, so that reading Retail takes a while. The package knows nothing
+// of the store: package demo (above store) seeds the demo's store from it.
 //
 // It is not a general LDAP server: it holds a fixed set of entries, never
 // writes (add, modify and delete are refused), has no schema (every value

@@ -52,8 +52,9 @@ func TestDemoProtocol_Scopes(t *testing.T) {
 	contractors := "ou=Contractors," + PeopleDN
 	people := len(sampleEntries(isPerson))
 	inContractors := len(sampleEntries(func(e Entry) bool { return isPerson(e) && strings.Contains(e.DN, contractors) }))
-	if inContractors < 5 {
-		t.Fatalf("only %d contractors in the sample data", inContractors)
+	inRetail := len(sampleEntries(func(e Entry) bool { return isPerson(e) && strings.Contains(e.DN, RetailDN) }))
+	if inContractors < 5 || inRetail != RetailMembers {
+		t.Fatalf("%d contractors and %d store staff in the sample data", inContractors, inRetail)
 	}
 	tests := []struct {
 		base  string
@@ -62,10 +63,11 @@ func TestDemoProtocol_Scopes(t *testing.T) {
 	}{
 		{PeopleDN, goldap.ScopeBaseObject, 0}, // an OU is no person
 		{"uid=andarm," + PeopleDN, goldap.ScopeBaseObject, 1},
-		{PeopleDN, goldap.ScopeSingleLevel, people - inContractors},
+		{PeopleDN, goldap.ScopeSingleLevel, people - inContractors - inRetail},
 		{PeopleDN, goldap.ScopeWholeSubtree, people},
 		{"OU=people,DC=Corp,DC=Example", goldap.ScopeWholeSubtree, people}, // DNs ignore case
 		{contractors, goldap.ScopeSingleLevel, inContractors},
+		{RetailDN, goldap.ScopeSingleLevel, inRetail},
 		{GroupsDN, goldap.ScopeWholeSubtree, 0},
 	}
 	for _, tt := range tests {

@@ -55,7 +55,17 @@ type Options struct {
 	// connection without TLS. Without it such a bind is refused with
 	// confidentialityRequired, as Active Directory does.
 	AllowInsecureBind bool
+	// Latency is how long the server takes over every hundred entries one
+	// search answer sends (a page, when paged), as a distant or busy
+	// server would: an answer of fewer than a hundred entries comes at
+	// once, a group of thousands of members takes a while to read. 0: no
+	// delay.
+	Latency time.Duration
 }
+
+// latencyEvery is how many entries a search answer sends between two
+// Options.Latency pauses.
+const latencyEvery = 100
 
 // LDAPServer is an LDAP server in this process, on loopback: it answers
 // binds, StartTLS and searches — with filters, scopes, size limits,
@@ -498,9 +508,12 @@ func (s *LDAPServer) search(w *gldap.ResponseWriter, r *gldap.Request) {
 	if limit > 0 && end > limit {
 		end, exceeded = max(limit, start), true
 	}
-	for _, n := range hits[start:end] {
+	for i, n := range hits[start:end] {
 		if err := w.Write(entryResponse(r, n, sel, m.TypesOnly)); err != nil {
 			return // the client is gone
+		}
+		if s.opts.Latency > 0 && (i+1)%latencyEvery == 0 {
+			time.Sleep(s.opts.Latency)
 		}
 	}
 	var controls []gldap.Control

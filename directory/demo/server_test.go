@@ -281,10 +281,10 @@ func TestDemoReadGroup_IsCompleteAndCorrect(t *testing.T) {
 	for _, e := range searchAll(t, d, "(objectClass=groupOfNames)") {
 		ids[e.Name] = e.ExternalID
 	}
-	if len(ids) != 20 {
-		t.Fatalf("%d groups, want 20", len(ids))
+	if len(ids) != 21 {
+		t.Fatalf("%d groups, want 21", len(ids))
 	}
-	for _, name := range []string{GroupAnalysis, GroupEngineering, GroupPlatform, GroupAllStaff, "VPN Users", "Release Managers"} {
+	for _, name := range []string{GroupAnalysis, GroupEngineering, GroupPlatform, GroupAllStaff, "VPN Users", "Release Managers", GroupRetail} {
 		t.Run(name, func(t *testing.T) {
 			r, err := d.ReadGroup(context.Background(), ids[name])
 			if err != nil {
@@ -415,6 +415,39 @@ func BenchmarkReadGroupAllStaff(b *testing.B) {
 		r, err := d.ReadGroup(context.Background(), id)
 		if err != nil || !r.Complete() {
 			b.Fatal(err, r)
+		}
+	}
+}
+
+// Latency slows a search down by the hundreds of entries it sends: reading
+// the large group Retail takes a while, a small search does not pause.
+func TestDemoLatency_PacesLargeAnswers(t *testing.T) {
+	t.Parallel()
+	const latency = 20 * time.Millisecond
+	s := startServer(t, Options{Latency: latency})
+	d := openAdapter(t, adapterConfig(s))
+	found := searchAll(t, d, GroupRetail)
+	if len(found) != 1 || found[0].MemberCount != RetailMembers {
+		t.Fatalf("search %s: %+v, want the group of %d", GroupRetail, found, RetailMembers)
+	}
+	start := time.Now()
+	r, err := d.ReadGroup(context.Background(), found[0].ExternalID)
+	took := time.Since(start)
+	if err != nil || !r.Complete() || len(r.Members) != RetailMembers {
+		t.Fatalf("ReadGroup(%s): %v, %+v", GroupRetail, err, r)
+	}
+	// One pause per hundred members at least (the memberOf search pages
+	// through them).
+	if least := RetailMembers / latencyEvery * latency; took < least {
+		t.Errorf("reading %d members took %s, want at least %s", RetailMembers, took, least)
+	}
+	var names []string
+	for _, m := range r.Members {
+		names = append(names, m.Name)
+	}
+	for _, bad := range RetailBadUsernames {
+		if !slices.Contains(names, bad) {
+			t.Errorf("%s's members lack %q", GroupRetail, bad)
 		}
 	}
 }
