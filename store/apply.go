@@ -758,12 +758,13 @@ func (w *runWriter) start() error {
 }
 
 // drain writes every pending step, in batches; it stops between batches
-// when ctx is done and returns ctx's error.
+// when ctx is done and returns ctx's error. With OpenOptions.BatchPause it
+// waits that long before each batch.
 func (w *runWriter) drain(ctx context.Context) error {
 	r := w.r
 	var batch []RunEntry
 	for len(r.pending) > 0 {
-		if err := ctx.Err(); err != nil {
+		if err := w.s.wait(ctx); err != nil {
 			return err
 		}
 		n := min(w.s.batch, len(r.pending))
@@ -823,6 +824,22 @@ func (w *runWriter) drain(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// wait is the pause before a batch (OpenOptions.BatchPause): it returns
+// ctx's error at once when ctx is done, or once the pause has passed.
+func (s *Store) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil || s.pause <= 0 {
+		return err
+	}
+	t := time.NewTimer(s.pause)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // end closes the run after drain returned err: interrupted when ctx was

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usersync/usersync/directory"
 )
@@ -536,6 +537,42 @@ func TestApply_CancelBetweenBatchesInterruptsAndRerunCompletes(t *testing.T) {
 	}
 	if _, err := st.Apply(ctx, in, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Apply with a cancelled context = %v", err)
+	}
+}
+
+// BatchPause paces an apply batch by batch, and a cancel ends a pause at
+// once: the run is interrupted with the batches written before it.
+func TestApply_BatchPausePacesAndCancelEndsThePause(t *testing.T) {
+	t.Parallel()
+	const pause = 20 * time.Millisecond
+	st := openTest(t, &OpenOptions{BatchSize: 10, BatchPause: pause})
+	var times []time.Duration
+	start := time.Now()
+	run, err := st.Apply(context.Background(), Input{Source: "dc01", Users: people(30), Options: allOn}, func(p Progress) {
+		times = append(times, time.Since(start))
+	})
+	if err != nil || run.Status != RunCompleted || run.Counts.Created != 30 {
+		t.Fatalf("paced apply: %v, %+v", err, run)
+	}
+	if len(times) != 3 {
+		t.Fatalf("%d progress reports, want one per batch of 10", len(times))
+	}
+	for i, d := range times {
+		if least := time.Duration(i+1) * pause; d < least {
+			t.Errorf("batch %d written after %s, before its pauses (%s)", i+1, d, least)
+		}
+	}
+
+	slow := openTest(t, &OpenOptions{BatchSize: 10, BatchPause: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start = time.Now()
+	run, err = slow.Apply(ctx, Input{Source: "dc01", Users: people(30), Options: allOn}, nil)
+	if err != nil || run.Status != RunInterrupted || run.Counts.Created != 0 {
+		t.Fatalf("apply cancelled in its first pause: %v, %+v", err, run)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the cancel ended the pause after %s", took)
 	}
 }
 

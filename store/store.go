@@ -46,6 +46,7 @@ type Store struct {
 	path     string
 	file     *os.File // the file bbolt reads, which Verify reads too
 	batch    int
+	pause    time.Duration // OpenOptions.BatchPause
 	readOnly bool
 	now      func() time.Time
 	// pagesChecked is the transaction whose pages Open checked: until a
@@ -66,6 +67,12 @@ type OpenOptions struct {
 	ReadOnly bool
 	// BatchSize is the number of entries written per transaction (default 5000).
 	BatchSize int
+	// BatchPause is how long Apply waits before writing each batch (0, the
+	// default: no wait). It is for demonstrations: with a small BatchSize,
+	// an import of a few thousand entries then runs at a pace a person can
+	// watch — the progress, its rate and ETA, and a cancel between batches.
+	// A cancelled context ends the wait at once.
+	BatchPause time.Duration
 }
 
 func (o *OpenOptions) defaults() OpenOptions {
@@ -184,7 +191,7 @@ func openStore(path string, o OpenOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path, file: f, batch: o.BatchSize, readOnly: o.ReadOnly, now: time.Now}
+	s := &Store{path: path, file: f, batch: o.BatchSize, pause: max(0, o.BatchPause), readOnly: o.ReadOnly, now: time.Now}
 	if m != nil {
 		s.pagesChecked = m.txid
 	}
