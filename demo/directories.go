@@ -10,6 +10,7 @@ import (
 
 	ldapdemo "github.com/usersync/usersync/directory/demo"
 	"github.com/usersync/usersync/directory/entra/graphtest"
+	"github.com/usersync/usersync/store"
 )
 
 // The demo's fixed names and timings.
@@ -24,7 +25,20 @@ const (
 	// ApproveAfter is how long the demo tenant waits before the
 	// device-code sign-in completes by itself: long enough to be seen.
 	ApproveAfter = 3 * time.Second
+	// Latency is how long dc01 takes over every hundred entries it sends
+	// (ldapdemo.Options.Latency): the handful of rows of a search such as
+	// an* come at once, the 3000 members of the group Retail take about
+	// a second and a half to read, as from a distant domain controller.
+	Latency = 50 * time.Millisecond
 )
+
+// StoreOptions are how `usersync demo` opens its scratch store: batches of
+// 100 entries with a pause of 200 ms before each, so that importing the
+// group Retail (3000 members) takes about six seconds at some 500 entries
+// a second — long enough to watch the progress view, its rate and ETA,
+// and to cancel it — while the imports of a few entries still take a
+// fifth of a second.
+var StoreOptions = store.OpenOptions{BatchSize: 100, BatchPause: 200 * time.Millisecond}
 
 // Directories are the running demo directories and the files that point
 // at them, in a scratch directory.
@@ -36,15 +50,15 @@ type Directories struct {
 	entraCA      string
 }
 
-// Start starts dc01 and contoso on loopback, with their CA files and dc01's
-// bind password written (0600) into dir. Close stops them.
+// Start starts dc01 (with Latency) and contoso on loopback, with their CA
+// files and dc01's bind password written (0600) into dir. Close stops them.
 func Start(dir string) (*Directories, error) {
 	d := &Directories{
 		passwordFile: filepath.Join(dir, LDAPName+".password"),
 		entraCA:      filepath.Join(dir, EntraName+"-ca.pem"),
 	}
 	var err error
-	d.LDAP, err = ldapdemo.StartLDAP(ldapdemo.Options{CAFile: filepath.Join(dir, LDAPName+"-ca.pem")})
+	d.LDAP, err = ldapdemo.StartLDAP(ldapdemo.Options{CAFile: filepath.Join(dir, LDAPName+"-ca.pem"), Latency: Latency})
 	if err != nil {
 		return nil, fmt.Errorf("demo: start %s: %w", LDAPName, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	ldapdemo "github.com/usersync/usersync/directory/demo"
 	"github.com/usersync/usersync/directory/ldap"
+	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
 )
 
@@ -196,4 +197,77 @@ func searchAll(t testing.TB, d directory.Directory, query string) []directory.En
 		t.Fatalf("search %q: %v", query, err)
 	}
 	return out
+}
+
+// The demo's large group: Retail, with its 3000 members read from dc01 at
+// the server's pace and imported into a store opened as `usersync demo`
+// opens its own (StoreOptions): the progress is reported batch by batch
+// for seconds — long enough to watch and to cancel — and two members fail
+// with the reason why, so the report has a Failed section.
+func TestDemoRetail_ImportsAtAWatchablePaceWithTwoFailures(t *testing.T) {
+	t.Parallel()
+	dirs, err := Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dirs.Close)
+	st, err := store.Open(filepath.Join(t.TempDir(), "usersync.db"), &StoreOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d := openAdapter(t, adapterConfig(dirs.LDAP))
+	if err := Seed(context.Background(), st, d); err != nil {
+		t.Fatalf("Seed: %v", err)
+	}
+
+	found := searchAll(t, d, ldapdemo.GroupRetail)
+	if len(found) != 1 || found[0].Type != directory.TypeGroup || found[0].MemberCount != ldapdemo.RetailMembers {
+		t.Fatalf("search %s: %+v, want one group of %d members", ldapdemo.GroupRetail, found, ldapdemo.RetailMembers)
+	}
+	req := importer.LDAP{Server: d.Name(), Query: ldapdemo.GroupRetail, Select: importer.Names{ldapdemo.GroupRetail}}
+	in := store.Input{Source: d.Name(), Actor: "tester", Command: req.CommandLine(), Options: req.Options()}
+	start := time.Now()
+	p, err := importer.Prepare(context.Background(), st, d, in, found)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dc01 pauses Latency per hundred entries it sends.
+	if read, least := time.Since(start), ldapdemo.RetailMembers/100*Latency; read < least {
+		t.Errorf("reading %s took %s, want at least %s (dc01's pace)", ldapdemo.GroupRetail, read, least)
+	}
+
+	var reports []store.Progress
+	start = time.Now()
+	run, err := p.Apply(context.Background(), st, func(pr store.Progress) { reports = append(reports, pr) })
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != store.RunCompleted || run.Counts.Created != ldapdemo.RetailMembers-1 || run.Counts.Failed != 2 {
+		t.Fatalf("run %s, counts %+v; want completed: the group and %d members created, 2 failed",
+			run.Status, run.Counts, ldapdemo.RetailMembers-2)
+	}
+	batches := (ldapdemo.RetailMembers + 1 + StoreOptions.BatchSize - 1) / StoreOptions.BatchSize
+	if len(reports) != batches || took < time.Duration(batches)*StoreOptions.BatchPause || took < 5*time.Second {
+		t.Errorf("%d progress reports in %s, want %d, one per batch, over at least 5s", len(reports), took, batches)
+	}
+
+	want := map[string]string{
+		ldapdemo.RetailBadUsernames[0]: `username "li wei" is not allowed: U+0020 SPACE at position 3`,
+		ldapdemo.RetailBadUsernames[1]: `username "mei.chen\u200b" is not allowed: U+200B ZERO WIDTH SPACE at position 9`,
+	}
+	got := map[string]string{}
+	for _, e := range run.Entries {
+		if e.Action == store.ActionFailed {
+			got[e.Name] = e.Reason
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("failed entries %q, want %q", got, want)
+	}
+	g, err := st.GetGroup(ldapdemo.GroupRetail)
+	if err != nil || len(g.Members) != ldapdemo.RetailMembers-2 {
+		t.Errorf("%s in the store: %d members, %v; want %d", ldapdemo.GroupRetail, len(g.Members), err, ldapdemo.RetailMembers-2)
+	}
 }

@@ -25,6 +25,9 @@ type app struct {
 
 	st  *store.Store
 	cfg *Config
+	// storeOptions open the store to write (nil: the defaults; the demo's
+	// scratch store is paced, demo.StoreOptions).
+	storeOptions *store.OpenOptions
 	// scratch is the directory of the empty store a read command reads
 	// when there is no store yet (removed on close).
 	scratch string
@@ -110,7 +113,7 @@ func (a *app) store() (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(path, nil)
+	st, err := store.Open(path, a.storeOptions)
 	if err != nil {
 		return nil, storeOpenError(path, err)
 	}

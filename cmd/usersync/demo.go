@@ -28,17 +28,20 @@ func (a *app) demoCommand() *cobra.Command {
 		Use:   "demo",
 		Short: "Try usersync on sample directories and a scratch store, with nothing to set up",
 		Long: `demo starts, inside this process and on loopback only, an LDAP server
-named dc01 (OpenLDAP-like, StartTLS, a few hundred sample people and twenty
-groups) and an Entra ID tenant named contoso (its device-code sign-in
-completes by itself after a few seconds), writes a configuration naming them
-into a scratch directory, seeds a scratch store there with roles, internal
-users and one earlier import, and opens the Users app on it. It never
-touches your own store or configuration: --store, --config and their
-environment variables are ignored.
+named dc01 (OpenLDAP-like, StartTLS, a few hundred sample people in twenty
+groups, and the group Retail of 3000 store staff) and an Entra ID tenant
+named contoso (its device-code sign-in completes by itself after a few
+seconds), writes a configuration naming them into a scratch directory, seeds
+a scratch store there with roles, internal users and one earlier import, and
+opens the Users app on it. It never touches your own store or configuration:
+--store, --config and their environment variables are ignored.
 
 Press i and pick dc01, then search for an* to see every kind of row: a group
 and a user to synchronize, users to import, a disabled account, and AAndrei,
-blocked by the internal user aandrei.
+blocked by the internal user aandrei. Search for Retail and import it to
+watch an import run: dc01 answers at a distant server's pace and the scratch
+store writes in small, paced batches, so it takes some seconds (Esc cancels
+it between batches), and two of its members fail with the reason why.
 
 Quitting stops the servers and removes the scratch directory, unless --keep
 is given (its path is then printed on stderr; the servers stop all the same).
@@ -92,6 +95,8 @@ func (a *app) runDemo(cmd *cobra.Command, o demoOptions) (err error) {
 	a.configPath = filepath.Join(dir, "config.toml")
 	a.storePath = filepath.Join(dir, "usersync.db")
 	a.cfg, a.st = nil, nil
+	paced := demo.StoreOptions // imports go at a pace one can watch
+	a.storeOptions = &paced
 	if err := os.WriteFile(a.configPath, []byte(env.Config()), 0o600); err != nil {
 		return fmt.Errorf("demo: write the configuration: %w", err)
 	}
