@@ -4,7 +4,8 @@
 //
 // String replaces every character a terminal would act on instead of
 // showing — C0 controls, DEL, C1 controls, bidirectional controls, line and
-// paragraph separators — and every byte that is not valid UTF-8 by a
+// paragraph separators — or would not show at all (zero-width spaces, the
+// soft hyphen: a name that looks like another), and every byte that is not valid UTF-8 by a
 // visible spelling: "␊" for a line feed, "␍" for a carriage return, "␉" for
 // a tab, "\x1b" for ESC and other C0 controls and DEL, "\u009b" for C1
 // controls, "\u202e" for a bidirectional control, "\xff" for an invalid
@@ -95,6 +96,14 @@ func unsafeRune(r rune) bool {
 		r >= 0x202a && r <= 0x202e, // LRE, RLE, PDF, LRO, RLO
 		r >= 0x2066 && r <= 0x2069, // LRI, RLI, FSI, PDI
 		r == 0x2028, r == 0x2029:   // LINE SEPARATOR, PARAGRAPH SEPARATOR
+		return true
+	case r == 0x00ad, // SOFT HYPHEN
+		r == 0x180e,              // MONGOLIAN VOWEL SEPARATOR
+		r == 0x200b, r == 0x200c, // ZERO WIDTH SPACE, ZERO WIDTH NON-JOINER
+		r >= 0x2060 && r <= 0x2064, // WORD JOINER, invisible operators
+		r == 0xfeff:                // ZERO WIDTH NO-BREAK SPACE
+		// Invisible: "mei.chen​" would look like "mei.chen". The
+		// zero width joiner is left alone: it joins emoji in names.
 		return true
 	}
 	return false
