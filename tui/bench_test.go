@@ -102,7 +102,7 @@ func BenchmarkResults100k_PageDownAndView(b *testing.B) {
 	pg, home := keyPress("pgdown"), keyPress("home")
 	b.ResetTimer()
 	for b.Loop() {
-		if s.list.results.t.cursor > 99_000 {
+		if s.list.results.t.Cursor() > 99_000 {
 			keystroke(b, m, home)
 			continue
 		}

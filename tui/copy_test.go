@@ -16,7 +16,7 @@ func copyRoles(t *testing.T, d *driver, from, to string) *userScreen {
 	}
 	users := d.active().(*usersScreen)
 	found := false
-	for p, i := range users.users.view {
+	for p, i := range users.users.View() {
 		if users.users.Item(i).Username == to {
 			users.users.MoveTo(p)
 			found = true
@@ -35,7 +35,7 @@ func copyRoles(t *testing.T, d *driver, from, to string) *userScreen {
 	if !ok {
 		t.Fatalf("c opened %T", d.active())
 	}
-	for pos, i := range p.t.view {
+	for pos, i := range p.t.View() {
 		if p.t.Item(i).Username == from {
 			p.t.MoveTo(pos)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/list"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -234,7 +235,7 @@ func (s *userScreen) Update(msg tea.Msg) tea.Cmd {
 		}
 		s.setNote("", false, false)
 		switch {
-		case s.p.Navigate(msg, k):
+		case s.p.Navigate(msg, k.Keys):
 		case key.Matches(msg, k.Copy):
 			return s.pickCopySource()
 		case key.Matches(msg, k.Menu):
@@ -348,7 +349,7 @@ type groupScreen struct {
 	err        string
 	note       string
 	noteErr    bool
-	members    table[string]
+	members    list.Table[string]
 	syncOnLoad bool
 	// syncing is set by the key that starts a sync: a second one, queued
 	// before the next screen arrives, starts nothing. Back on top, the
@@ -447,14 +448,14 @@ func (s *groupScreen) Update(msg tea.Msg) tea.Cmd {
 		if msg.kind == mouseClick && msg.y == 0 && s.offersSync() && msg.x >= s.width-ansi.StringWidth(s.syncButton())-1 {
 			return s.sync()
 		}
-		before := s.members.cursor
-		if p := s.members.Mouse(msg, groupCardLines+1); p >= 0 && p == before {
+		before := s.members.Cursor()
+		if p := tableMouse(&s.members, msg, groupCardLines+1); p >= 0 && p == before {
 			return s.openMember()
 		}
 	case tea.KeyPressMsg:
 		s.note = ""
 		switch {
-		case s.members.Navigate(msg, k):
+		case s.members.Navigate(msg, k.Keys):
 		case key.Matches(msg, k.Sync), key.Matches(msg, k.Menu):
 			if !s.offersSync() {
 				// Not offered: say why the key does nothing.
@@ -624,7 +625,7 @@ func (s *groupScreen) View() string {
 	}
 	from, to := s.members.Visible()
 	for p := from; p < to; p++ {
-		lines = append(lines, rowLine(s.sh, p == s.members.cursor, glyphUser+" "+visible.String(*s.members.Item(s.members.view[p])), s.width))
+		lines = append(lines, rowLine(s.sh, p == s.members.Cursor(), glyphUser+" "+visible.String(*s.members.Item(s.members.At(p))), s.width))
 	}
 	for len(lines) < s.height-1 {
 		lines = append(lines, "")

@@ -163,7 +163,7 @@ func (s *diffScreen) Update(msg tea.Msg) tea.Cmd {
 	case tea.KeyPressMsg:
 		k := &s.sh.keys
 		switch {
-		case s.p.Navigate(msg, k):
+		case s.p.Navigate(msg, k.Keys):
 		case key.Matches(msg, k.Back), key.Matches(msg, k.Enter), msg.String() == "left":
 			return s.back()
 		}

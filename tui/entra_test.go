@@ -203,7 +203,7 @@ func chooser(t *testing.T, st *store.Store, m *memTenant) (*driver, *entraGroups
 // tickGroup moves the cursor to the group named name and ticks it.
 func tickGroup(t *testing.T, d *driver, g *entraGroupsScreen, name string) {
 	t.Helper()
-	for p, i := range g.list.results.t.view {
+	for p, i := range g.list.results.t.View() {
 		if g.list.results.t.Item(i).e.Name == name {
 			g.list.results.t.MoveTo(p)
 			d.keys("space")
@@ -665,11 +665,11 @@ func TestEntraGroups_MouseTicksGroupsAndOptions(t *testing.T) {
 		t.Fatalf("a click on Sales' checkbox did not tick it:\n%s", d.screen())
 	}
 	// The options line is under the rows.
-	d.send(mouseMsg{kind: mouseClick, x: optionsSplit + 4, y: chooserTop + g.list.results.t.height})
+	d.send(mouseMsg{kind: mouseClick, x: optionsSplit + 4, y: chooserTop + g.list.results.t.Height()})
 	if !g.sess.req.UpdateExisting || g.focus != chooseOptions {
 		t.Fatalf("a click on Update previously imported users: update %v, focus %v", g.sess.req.UpdateExisting, g.focus)
 	}
-	d.send(mouseMsg{kind: mouseClick, x: 4, y: chooserTop + g.list.results.t.height})
+	d.send(mouseMsg{kind: mouseClick, x: 4, y: chooserTop + g.list.results.t.Height()})
 	if g.sess.req.AddNew {
 		t.Fatal("a click on Add new users did not untick it")
 	}

@@ -415,7 +415,7 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	s.list.ahead.reset()
 	switch {
-	case r.t.Navigate(msg, k):
+	case r.t.Navigate(msg, k.Keys):
 	case key.Matches(msg, k.Toggle):
 		r.Toggle()
 	case key.Matches(msg, k.Filter), key.Matches(msg, k.ShiftTab):
@@ -465,7 +465,7 @@ func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
 		case y == chooserTop-1:
 			s.list.results.SelectAll()
 			return nil
-		case y == chooserTop+s.list.results.t.height:
+		case y == chooserTop+s.list.results.t.Height():
 			// The options line: "  [x] Add new users   [ ] Update …".
 			i := 0
 			if msg.x >= optionsSplit {
@@ -476,7 +476,7 @@ func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
 			return s.focusOn(chooseOptions)
 		}
 	}
-	if p := s.list.results.t.Mouse(msg, chooserTop); p >= 0 {
+	if p := tableMouse(&s.list.results.t, msg, chooserTop); p >= 0 {
 		cmd := s.focusOn(chooseList)
 		if msg.x < resultsBoxEnd { // on the checkbox
 			s.list.results.Toggle()
@@ -557,10 +557,10 @@ func (s *entraGroupsScreen) View() string {
 		lines = append(lines, l.selectAllLine(s.allTicked(), "skips groups that cannot be selected"))
 		lines = append(lines, l.rowsView(w, s.focus == chooseList)...)
 	}
-	if len(lines) > chooserTop+r.t.height {
-		lines = lines[:chooserTop+r.t.height]
+	if len(lines) > chooserTop+r.t.Height() {
+		lines = lines[:chooserTop+r.t.Height()]
 	}
-	for len(lines) < chooserTop+r.t.height {
+	for len(lines) < chooserTop+r.t.Height() {
 		lines = append(lines, "")
 	}
 	lines = append(lines, s.optionsLine())
@@ -607,7 +607,7 @@ func boxText(on bool) string {
 func (s *entraGroupsScreen) allTicked() bool {
 	r := s.list.results
 	some := false
-	for _, i := range r.t.view {
+	for _, i := range r.t.View() {
 		row := r.t.Item(i)
 		if !row.selectable() {
 			continue

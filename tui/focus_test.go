@@ -73,10 +73,10 @@ func TestResults_TypingANameOnTheListTicksNothingAndOpensNothing(t *testing.T) {
 	s.list.box.SetValue("an*") // the box has the focus: search again
 	d.keys("enter")
 	moveTo(t, s.list.results, "andbal")
-	before := s.list.results.t.cursor
+	before := s.list.results.t.Cursor()
 	typeFast(d, "k", "e", "v")
-	if s.list.results.t.cursor != before || s.list.box.Value() != "kev" {
-		t.Fatalf("typing kev: cursor %d (was %d), box %q", s.list.results.t.cursor, before, s.list.box.Value())
+	if s.list.results.t.Cursor() != before || s.list.box.Value() != "kev" {
+		t.Fatalf("typing kev: cursor %d (was %d), box %q", s.list.results.t.Cursor(), before, s.list.box.Value())
 	}
 }
 

@@ -12,7 +12,7 @@ func openGroup(t *testing.T, d *driver, name string) *groupScreen {
 	t.Helper()
 	d.keys("4")
 	u := d.active().(*usersScreen)
-	for p, i := range u.groups.view {
+	for p, i := range u.groups.View() {
 		if u.groups.Item(i).Name == name {
 			u.groups.MoveTo(p)
 		}

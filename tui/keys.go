@@ -2,12 +2,16 @@ package tui
 
 import (
 	"charm.land/bubbles/v2/key"
+
+	"github.com/usersync/usersync/tui/list"
 )
 
 // keyMap holds every binding of the app. The same key means the same thing
 // on every screen; a screen lists the bindings it uses in its help.
 type keyMap struct {
-	Up, Down, PageUp, PageDown, Home, End key.Binding
+	// Keys are the movement keys every list and pager shares: Up, Down,
+	// PageUp, PageDown, Home, End.
+	list.Keys
 	// Move is ↑ and ↓ as one item of the help line.
 	Move key.Binding
 
@@ -36,13 +40,15 @@ type keyMap struct {
 
 func newKeyMap() keyMap {
 	return keyMap{
-		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Keys: list.Keys{
+			Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+			Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+			PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
+			PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f"), key.WithHelp("pgdn", "page down")),
+			Home:     key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("home/g", "first")),
+			End:      key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("end/G", "last")),
+		},
 		Move:      key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓", "move")),
-		PageUp:    key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
-		PageDown:  key.NewBinding(key.WithKeys("pgdown", "ctrl+f"), key.WithHelp("pgdn", "page down")),
-		Home:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("home/g", "first")),
-		End:       key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("end/G", "last")),
 		Toggle:    key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
 		SelectAll: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "select all/none")),
 		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),

@@ -128,7 +128,7 @@ func (l *demoLab) results(t *testing.T) (*driver, *searchScreen) {
 // moveTo puts the results' cursor on the row named name.
 func moveTo(t *testing.T, r *results, name string) {
 	t.Helper()
-	for p, i := range r.t.view {
+	for p, i := range r.t.View() {
 		if r.t.Item(i).e.Name == name {
 			r.t.MoveTo(p)
 			return

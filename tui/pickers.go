@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/list"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -40,7 +41,7 @@ type userPicker struct {
 	prompt  string
 	exclude string // the user being copied to, not offered
 	forTag  tag    // who gets the answer
-	t       table[store.User]
+	t       list.Table[store.User]
 	filter  textinput.Model
 	typing  bool
 	loaded  bool
@@ -112,14 +113,14 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 		p.t.Set(users, userHay)
 	case filterDoneMsg:
 		if p.fresh(msg.tag) {
-			p.t.ApplyFilter(msg)
+			p.t.ApplyFilter(msg.Filtered)
 		}
 	case tea.PasteMsg:
 		if p.typing {
 			return p.typeFilter(msg)
 		}
 	case mouseMsg:
-		if i := p.t.Mouse(msg, 2); i >= 0 {
+		if i := tableMouse(&p.t, msg, 2); i >= 0 {
 			return p.pick()
 		}
 	case tea.KeyPressMsg:
@@ -133,15 +134,15 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 				p.typing = false
 				p.filter.Blur()
 				p.filter.SetValue("")
-				return p.t.FilterCmd(p.tag(), "users", "")
+				return filterCmd(&p.t, p.tag(), "users", "")
 			case msg.String() == "up" || msg.String() == "down":
-				p.t.Navigate(msg, k)
+				p.t.Navigate(msg, k.Keys)
 				return nil
 			}
 			return p.typeFilter(msg)
 		}
 		switch {
-		case p.t.Navigate(msg, k):
+		case p.t.Navigate(msg, k.Keys):
 		case key.Matches(msg, k.Filter):
 			p.typing = true
 			return p.filter.Focus()
@@ -160,7 +161,7 @@ func (p *userPicker) typeFilter(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	p.filter, cmd = p.filter.Update(msg)
 	if p.filter.Value() != before {
-		return tea.Batch(cmd, p.t.FilterCmd(p.tag(), "users", p.filter.Value()))
+		return tea.Batch(cmd, filterCmd(&p.t, p.tag(), "users", p.filter.Value()))
 	}
 	return cmd
 }
@@ -180,7 +181,7 @@ func (p *userPicker) View() string {
 	switch {
 	case p.typing:
 		lines = append(lines, p.filter.View())
-	case p.t.query != "":
+	case p.t.Query() != "":
 		lines = append(lines, st.dim.Render(fmt.Sprintf("Filter: %s  (%d of %d)", visible.String(p.filter.Value()), p.t.Len(), p.t.Total())))
 	default:
 		lines = append(lines, st.dim.Render("/ to filter"))
@@ -195,9 +196,9 @@ func (p *userPicker) View() string {
 	}
 	from, to := p.t.Visible()
 	for i := from; i < to; i++ {
-		u := p.t.Item(p.t.view[i])
+		u := p.t.Item(p.t.At(i))
 		text := pad(visible.String(u.Username), 20) + " " + pad(visible.String(u.DisplayName), 26) + " " + st.dim.Render(visible.String(kindText(u.Kind, u.Source)))
-		lines = append(lines, rowLine(p.sh, i == p.t.cursor, text, p.width))
+		lines = append(lines, rowLine(p.sh, i == p.t.Cursor(), text, p.width))
 	}
 	return joinLines(lines)
 }

@@ -247,7 +247,7 @@ func (p *pickList) rowsView(w int, focused bool) []string {
 // under the cursor when its column cuts it.
 func (p *pickList) where(noun string, w int) string {
 	r := p.results
-	line := fmt.Sprintf("  %s %d of %d", noun, min(r.t.cursor+1, r.t.Len()), r.t.Len())
+	line := fmt.Sprintf("  %s %d of %d", noun, min(r.t.Cursor()+1, r.t.Len()), r.t.Len())
 	if a := r.cutAction(w); a != "" {
 		line += " · " + a
 	}

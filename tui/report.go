@@ -140,7 +140,7 @@ func (s *reportScreen) Update(msg tea.Msg) tea.Cmd {
 			return cmd
 		}
 		switch {
-		case s.p.Navigate(msg, k):
+		case s.p.Navigate(msg, k.Keys):
 		case key.Matches(msg, k.Save):
 			s.saving = true
 			s.note = ""

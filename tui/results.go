@@ -9,6 +9,7 @@ import (
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/list"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -135,7 +136,7 @@ func (r *resultRow) cells() (name, display string) {
 // selection as a set of external IDs. It holds 100k rows comfortably.
 type results struct {
 	sh         *shared
-	t          table[resultRow]
+	t          list.Table[resultRow]
 	selected   map[string]struct{} // external IDs
 	selectable int                 // selectable rows in total
 	// The widest name, display name, group cell and action of all rows
@@ -169,7 +170,7 @@ func newResults(sh *shared) *results {
 // Reset empties the list and the selection.
 func (r *results) Reset() {
 	r.t.Reset()
-	r.t.query = ""
+	r.t.ClearQuery()
 	r.selected = map[string]struct{}{}
 	r.selectable = 0
 	r.nameW, r.displayW, r.groupW, r.actionW = 0, 0, 0, 0
@@ -222,14 +223,14 @@ func (r *results) Toggle() bool {
 // returns how to undo it (the rows it changed, changed back).
 func (r *results) SelectAll() (undo func()) {
 	all := true
-	for _, i := range r.t.view {
+	for _, i := range r.t.View() {
 		row := r.t.Item(i)
 		if row.selectable() && !r.isSelected(row) {
 			all = false
 			break
 		}
 	}
-	sel, view := r.selected, r.t.view
+	sel, view := r.selected, r.t.View()
 	changed := make([]uint64, (len(view)+63)/64) // view positions, as bits
 	for p, i := range view {
 		row := r.t.Item(i)
@@ -248,7 +249,7 @@ func (r *results) SelectAll() (undo func()) {
 		}
 		changed[p/64] |= 1 << (p % 64)
 	}
-	items := r.t.items
+	items := r.t.Items()
 	return func() {
 		for w, bits := range changed {
 			for ; bits != 0; bits &= bits - 1 {
@@ -275,9 +276,9 @@ func (r *results) Selected() []resultRow {
 	if len(r.selected) == 0 {
 		return out
 	}
-	for i := range r.t.items {
-		if r.isSelected(&r.t.items[i]) {
-			out = append(out, r.t.items[i])
+	for i := range r.t.Items() {
+		if r.isSelected(&r.t.Items()[i]) {
+			out = append(out, r.t.Items()[i])
 		}
 	}
 	return out
@@ -352,7 +353,7 @@ func (r *results) View(width int, focused bool) string {
 	sep := strings.Repeat(" ", gap)
 	var b strings.Builder
 	for p := from; p < to; p++ {
-		row := r.t.Item(r.t.view[p])
+		row := r.t.Item(r.t.At(p))
 		box := boxOff
 		switch {
 		case !row.selectable():
@@ -381,7 +382,7 @@ func (r *results) View(width int, focused bool) string {
 		if p > from {
 			b.WriteByte('\n')
 		}
-		current := focused && p == r.t.cursor
+		current := focused && p == r.t.Cursor()
 		marker := "  "
 		if current {
 			marker = glyphCursor + " "

@@ -147,7 +147,7 @@ func (s *searchScreen) Update(msg tea.Msg) tea.Cmd {
 		return s.onBatch(msg)
 	case filterDoneMsg:
 		if s.fresh(msg.tag) {
-			s.list.results.t.ApplyFilter(msg)
+			s.list.results.t.ApplyFilter(msg.Filtered)
 		}
 		return nil
 	case refreshMsg:
@@ -196,7 +196,7 @@ func (s *searchScreen) updateInput(msg tea.Msg) tea.Cmd {
 		before := s.filter.Value()
 		s.filter, cmd = s.filter.Update(msg)
 		if s.filter.Value() != before {
-			return tea.Batch(cmd, s.list.results.t.FilterCmd(s.tag(), "results", s.filter.Value()))
+			return tea.Batch(cmd, filterCmd(&s.list.results.t, s.tag(), "results", s.filter.Value()))
 		}
 	}
 	return cmd
@@ -243,10 +243,10 @@ func (s *searchScreen) keyInFilter(msg tea.KeyPressMsg) tea.Cmd {
 		return s.focusOn(focusResults)
 	case key.Matches(msg, k.Back):
 		s.filter.SetValue("")
-		cmd := s.list.results.t.FilterCmd(s.tag(), "results", "")
+		cmd := filterCmd(&s.list.results.t, s.tag(), "results", "")
 		return tea.Batch(s.focusOn(focusResults), cmd)
 	case msg.String() == "up" || msg.String() == "down":
-		s.list.results.t.Navigate(msg, k)
+		s.list.results.t.Navigate(msg, k.Keys)
 		return nil
 	}
 	return s.updateInput(msg)
@@ -273,7 +273,7 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	s.list.ahead.reset()
 	switch {
-	case r.t.Navigate(msg, k):
+	case r.t.Navigate(msg, k.Keys):
 	case key.Matches(msg, k.Toggle):
 		r.Toggle()
 	case key.Matches(msg, k.Filter):
@@ -292,9 +292,9 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Tab):
 		return s.focusOn(focusSearchBox)
 	case key.Matches(msg, k.Back):
-		if r.t.query != "" {
+		if r.t.Query() != "" {
 			s.filter.SetValue("")
-			return r.t.FilterCmd(s.tag(), "results", "")
+			return filterCmd(&r.t, s.tag(), "results", "")
 		}
 		return s.focusOn(focusSearchBox)
 	}
@@ -332,7 +332,7 @@ func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {
 		s.list.results.SelectAll()
 		return nil
 	}
-	p := s.list.results.t.Mouse(msg, resultsTop)
+	p := tableMouse(&s.list.results.t, msg, resultsTop)
 	if p >= 0 {
 		cmd := s.focusOn(focusResults)
 		if msg.x < resultsBoxEnd { // on the checkbox
@@ -422,12 +422,12 @@ func (s *searchScreen) View() string {
 	}
 	lines = append(lines, l.selectAllLine(r.AllSelected(), "skips blocked rows"))
 	lines = append(lines, l.rowsView(w, s.focus != focusSearchBox)...)
-	for len(lines) < resultsTop+r.t.height {
+	for len(lines) < resultsTop+r.t.Height() {
 		lines = append(lines, "")
 	}
 	// Footer: the filter, or a note, or where we are in the list.
 	switch {
-	case s.focus == focusFilter || r.t.query != "":
+	case s.focus == focusFilter || r.t.Query() != "":
 		info := fmt.Sprintf("  %d of %d shown", r.t.Len(), r.t.Total())
 		lines = append(lines, s.filterLine()+st.dim.Render(info))
 	case s.note != "":

@@ -12,6 +12,7 @@ import (
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/importer"
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/list"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -126,7 +127,7 @@ func (m openedMsg) release() {
 // screen instead.
 type serversScreen struct {
 	base
-	t          table[Source]
+	t          list.Table[Source]
 	password   textinput.Model
 	asking     bool // the password prompt is shown
 	connecting bool
@@ -235,7 +236,7 @@ func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
 		if s.asking || s.connecting {
 			return nil
 		}
-		if p := s.t.Mouse(msg, 2); p >= 0 {
+		if p := tableMouse(&s.t, msg, 2); p >= 0 {
 			return s.choose()
 		}
 		return nil
@@ -272,7 +273,7 @@ func (s *serversScreen) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		switch {
-		case s.t.Navigate(msg, k):
+		case s.t.Navigate(msg, k.Keys):
 			s.err = ""
 		case key.Matches(msg, k.Enter):
 			return s.choose()
@@ -351,7 +352,7 @@ func (s *serversScreen) View() string {
 	lines = append(lines, "")
 	from, to := s.t.Visible()
 	for p := from; p < to; p++ {
-		src := s.t.Item(s.t.view[p])
+		src := s.t.Item(s.t.At(p))
 		kind := "LDAP "
 		note := src.URL
 		usable := src.Kind == directory.KindLDAP
@@ -366,7 +367,7 @@ func (s *serversScreen) View() string {
 		if !usable {
 			text = st.dim.Render(text)
 		}
-		lines = append(lines, rowLine(s.sh, p == s.t.cursor, text, w))
+		lines = append(lines, rowLine(s.sh, p == s.t.Cursor(), text, w))
 	}
 	lines = append(lines, "")
 	switch {

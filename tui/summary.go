@@ -192,7 +192,7 @@ func (s *summaryScreen) Update(msg tea.Msg) tea.Cmd {
 		s.p.Wheel(msg)
 	case tea.KeyPressMsg:
 		switch {
-		case s.p.Navigate(msg, k):
+		case s.p.Navigate(msg, k.Keys):
 		case key.Matches(msg, k.Enter):
 			return s.start()
 		case key.Matches(msg, k.Yank):

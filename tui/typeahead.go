@@ -96,7 +96,7 @@ func (t *typeahead) onList(msg tea.KeyPressMsg, k *keyMap, r *results) (typed st
 	switch {
 	case text != "" && key.Matches(msg, k.Up, k.Down, k.Home, k.End):
 		undo := r.t.Mark()
-		r.t.Navigate(msg, k)
+		r.t.Navigate(msg, k.Keys)
 		t.acted([]rune(text)[0], undo)
 		return "", true
 	case text != "" && key.Matches(msg, k.SelectAll):

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/store"
+	"github.com/usersync/usersync/tui/list"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -42,8 +43,8 @@ func groupHay(g store.Group) string { return g.Name + "\x00" + g.Source }
 type usersScreen struct {
 	base
 	tab    usersTab
-	users  table[store.User]
-	groups table[store.Group]
+	users  list.Table[store.User]
+	groups list.Table[store.Group]
 	filter textinput.Model
 	typing bool
 	loaded bool
@@ -121,7 +122,7 @@ func (s *usersScreen) Help() helpMap {
 func (s *usersScreen) setTab(t usersTab) tea.Cmd {
 	s.tab = (t + tabCount) % tabCount
 	if s.tab != tabGroups {
-		s.users.keep = kindKeep(s.tab)
+		s.users.SetKeep(kindKeep(s.tab))
 		s.users.Refilter()
 	}
 	return nil
@@ -153,7 +154,7 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 			s.err = "Could not read the store: " + msg.err.Error()
 			return nil
 		}
-		s.users.keep = kindKeep(s.tab)
+		s.users.SetKeep(kindKeep(s.tab))
 		s.users.Set(msg.users, userHay)
 		s.groups.Set(msg.groups, groupHay)
 		return nil
@@ -163,9 +164,9 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 	case filterDoneMsg:
 		if s.fresh(msg.tag) {
 			if msg.table == "groups" {
-				s.groups.ApplyFilter(msg)
+				s.groups.ApplyFilter(msg.Filtered)
 			} else {
-				s.users.ApplyFilter(msg)
+				s.users.ApplyFilter(msg.Filtered)
 			}
 		}
 		return nil
@@ -217,16 +218,16 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 
 func (s *usersScreen) navigate(msg tea.KeyPressMsg) bool {
 	if s.tab == tabGroups {
-		return s.groups.Navigate(msg, &s.sh.keys)
+		return s.groups.Navigate(msg, s.sh.keys.Keys)
 	}
-	return s.users.Navigate(msg, &s.sh.keys)
+	return s.users.Navigate(msg, s.sh.keys.Keys)
 }
 
 func (s *usersScreen) refilter() tea.Cmd {
 	q := s.filter.Value()
 	return tea.Batch(
-		s.users.FilterCmd(s.tag(), "users", q),
-		s.groups.FilterCmd(s.tag(), "groups", q),
+		filterCmd(&s.users, s.tag(), "users", q),
+		filterCmd(&s.groups, s.tag(), "groups", q),
 	)
 }
 
@@ -272,11 +273,11 @@ func (s *usersScreen) onMouse(msg mouseMsg) tea.Cmd {
 	// A click moves the cursor; a click on the current row opens it.
 	var before, p int
 	if s.tab == tabGroups {
-		before = s.groups.cursor
-		p = s.groups.Mouse(msg, usersTop)
+		before = s.groups.Cursor()
+		p = tableMouse(&s.groups, msg, usersTop)
 	} else {
-		before = s.users.cursor
-		p = s.users.Mouse(msg, usersTop)
+		before = s.users.Cursor()
+		p = tableMouse(&s.users, msg, usersTop)
 	}
 	if p >= 0 && p == before {
 		return s.open()
@@ -399,9 +400,9 @@ func (s *usersScreen) View() string {
 		}
 		from, to := s.groups.Visible()
 		for p := from; p < to; p++ {
-			g := s.groups.Item(s.groups.view[p])
+			g := s.groups.Item(s.groups.At(p))
 			text := s.groupCols(glyphGroup+" "+g.Name, kindText(g.Kind, g.Source), fmt.Sprint(len(g.Members)), store.FormatAssignments(g.Roles))
-			lines = append(lines, rowLine(s.sh, p == s.groups.cursor, text, w))
+			lines = append(lines, rowLine(s.sh, p == s.groups.Cursor(), text, w))
 		}
 		return joinLines(lines)
 	}
@@ -421,12 +422,12 @@ func (s *usersScreen) View() string {
 	}
 	from, to := s.users.Visible()
 	for p := from; p < to; p++ {
-		u := s.users.Item(s.users.view[p])
+		u := s.users.Item(s.users.At(p))
 		text := s.userCols(glyphUser+" "+u.Username, u.DisplayName, kindText(u.Kind, u.Source), yesNo(u.Enabled))
 		if !u.Enabled {
 			text = st.dim.Render(text)
 		}
-		lines = append(lines, rowLine(s.sh, p == s.users.cursor, text, w))
+		lines = append(lines, rowLine(s.sh, p == s.users.Cursor(), text, w))
 	}
 	return joinLines(lines)
 }

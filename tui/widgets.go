@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/usersync/usersync/tui/list"
 	"github.com/usersync/usersync/tui/visible"
 )
 
@@ -50,7 +51,7 @@ func (p *pager) Scroll(d int) {
 }
 
 // Navigate scrolls for a movement key; it reports whether msg was one.
-func (p *pager) Navigate(msg tea.KeyPressMsg, k *keyMap) bool {
+func (p *pager) Navigate(msg tea.KeyPressMsg, k list.Keys) bool {
 	switch {
 	case key.Matches(msg, k.Up):
 		p.Scroll(-1)

@@ -1,4 +1,6 @@
-package tui
+// Package list is the large-list engine under every list of usersync's
+// terminal interface: search results, users, groups, members, pickers.
+package list
 
 import (
 	"strings"
@@ -7,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// table is the large-list engine every list of the app uses (search
+// Table is the large-list engine every list of the app uses (search
 // results, users, groups, members, pickers). Items live in a slice, the
 // filtered view is a slice of indices, and only the rows between offset and
 // offset+height are ever rendered: a keystroke costs the same with ten rows
@@ -16,7 +18,7 @@ import (
 //
 // Items are append-only and never modified once added: a filter running in
 // a tea.Cmd reads them while Update appends more.
-type table[T any] struct {
+type Table[T any] struct {
 	items []T
 	hay   []string      // lower-cased text each item is filtered on
 	keep  func(*T) bool // an extra condition (a tab), nil for none
@@ -31,13 +33,13 @@ type table[T any] struct {
 }
 
 // Len is the number of rows in the filtered view.
-func (t *table[T]) Len() int { return len(t.view) }
+func (t *Table[T]) Len() int { return len(t.view) }
 
 // Total is the number of items, filtered or not.
-func (t *table[T]) Total() int { return len(t.items) }
+func (t *Table[T]) Total() int { return len(t.items) }
 
 // Reset empties the table.
-func (t *table[T]) Reset() {
+func (t *Table[T]) Reset() {
 	t.items, t.hay, t.view = nil, nil, nil
 	t.cursor, t.offset = 0, 0
 	t.filterGen++
@@ -45,7 +47,7 @@ func (t *table[T]) Reset() {
 
 // matches tells whether item i belongs in the view for the lower-cased
 // query q.
-func (t *table[T]) matches(i int, q string) bool {
+func (t *Table[T]) matches(i int, q string) bool {
 	return match(&t.items[i], t.hay[i], t.keep, q)
 }
 
@@ -58,7 +60,7 @@ func match[T any](it *T, hay string, keep func(*T) bool, q string) bool {
 
 // Append adds items (with the text each is filtered on) and shows those
 // that match the current filter.
-func (t *table[T]) Append(items []T, hay func(T) string) {
+func (t *Table[T]) Append(items []T, hay func(T) string) {
 	start := len(t.items)
 	t.items = append(t.items, items...)
 	for _, it := range items {
@@ -73,7 +75,7 @@ func (t *table[T]) Append(items []T, hay func(T) string) {
 }
 
 // Set replaces all items, keeping the cursor near where it was.
-func (t *table[T]) Set(items []T, hay func(T) string) {
+func (t *Table[T]) Set(items []T, hay func(T) string) {
 	cur, off := t.cursor, t.offset
 	t.items, t.hay, t.view = nil, nil, nil
 	t.filterGen++
@@ -84,7 +86,7 @@ func (t *table[T]) Set(items []T, hay func(T) string) {
 
 // Refilter recomputes the view synchronously (for small tables and for a
 // change of keep).
-func (t *table[T]) Refilter() {
+func (t *Table[T]) Refilter() {
 	t.filterGen++
 	t.view = filterSnapshot(t.items, t.hay, t.keep, t.query)
 	t.cursor, t.offset = 0, 0
@@ -104,33 +106,32 @@ func filterSnapshot[T any](items []T, hay []string, keep func(*T) bool, q string
 	return out
 }
 
-// filterDoneMsg carries a filtered view computed in a command.
-type filterDoneMsg struct {
-	tag   tag
-	table string
+// Filtered is a filtered view computed off the update loop (in a
+// tea.Cmd), for ApplyFilter.
+type Filtered struct {
 	gen   uint64
 	query string
 	n     int // items[:n] were filtered; later ones are filtered on arrival
 	view  []int
 }
 
-func (m filterDoneMsg) target() tag { return m.tag }
-
-// FilterCmd asks for the view matching query, computed in a command over the
-// items present now. Its result must be passed to ApplyFilter.
-func (t *table[T]) FilterCmd(tg tag, name, query string) tea.Cmd {
+// Filter returns a function computing the view matching query over the
+// items present now; it reads only its snapshot, so a command can run it
+// while Update appends. Its result must be passed to ApplyFilter, which
+// drops it if a newer filter was asked for since.
+func (t *Table[T]) Filter(query string) func() Filtered {
 	q := strings.ToLower(query)
 	t.filterGen++
 	gen, n := t.filterGen, len(t.items)
 	items, hay, keep := t.items[:n:n], t.hay[:n:n], t.keep
-	return func() tea.Msg {
-		return filterDoneMsg{tag: tg, table: name, gen: gen, query: q, n: n, view: filterSnapshot(items, hay, keep, q)}
+	return func() Filtered {
+		return Filtered{gen: gen, query: q, n: n, view: filterSnapshot(items, hay, keep, q)}
 	}
 }
 
 // ApplyFilter installs a filtered view unless a newer filter was asked for
 // since. It reports whether it did.
-func (t *table[T]) ApplyFilter(m filterDoneMsg) bool {
+func (t *Table[T]) ApplyFilter(m Filtered) bool {
 	if m.gen != t.filterGen {
 		return false
 	}
@@ -147,7 +148,7 @@ func (t *table[T]) ApplyFilter(m filterDoneMsg) bool {
 }
 
 // Current is the item index under the cursor.
-func (t *table[T]) Current() (int, bool) {
+func (t *Table[T]) Current() (int, bool) {
 	if t.cursor < 0 || t.cursor >= len(t.view) {
 		return 0, false
 	}
@@ -155,29 +156,29 @@ func (t *table[T]) Current() (int, bool) {
 }
 
 // Item returns item i.
-func (t *table[T]) Item(i int) *T { return &t.items[i] }
+func (t *Table[T]) Item(i int) *T { return &t.items[i] }
 
 // SetHeight sets the number of visible rows.
-func (t *table[T]) SetHeight(h int) {
+func (t *Table[T]) SetHeight(h int) {
 	t.height = max(1, h)
 	t.clamp()
 }
 
 // Move moves the cursor by delta rows.
-func (t *table[T]) Move(delta int) {
+func (t *Table[T]) Move(delta int) {
 	t.cursor += delta
 	t.clamp()
 }
 
 // MoveTo puts the cursor on view position p.
-func (t *table[T]) MoveTo(p int) {
+func (t *Table[T]) MoveTo(p int) {
 	t.cursor = p
 	t.clamp()
 }
 
 // Scroll moves the window by delta rows, dragging the cursor along when it
 // would leave it (mouse wheel).
-func (t *table[T]) Scroll(delta int) {
+func (t *Table[T]) Scroll(delta int) {
 	t.offset += delta
 	maxOff := max(0, len(t.view)-t.height)
 	t.offset = max(0, min(t.offset, maxOff))
@@ -190,7 +191,7 @@ func (t *table[T]) Scroll(delta int) {
 	t.clamp()
 }
 
-func (t *table[T]) clamp() {
+func (t *Table[T]) clamp() {
 	if t.height < 1 {
 		t.height = 1
 	}
@@ -210,12 +211,12 @@ func (t *table[T]) clamp() {
 }
 
 // Visible returns the view positions to draw, first to last.
-func (t *table[T]) Visible() (from, to int) {
+func (t *Table[T]) Visible() (from, to int) {
 	return t.offset, min(len(t.view), t.offset+t.height)
 }
 
 // Mark returns how to put the cursor and the window back where they are.
-func (t *table[T]) Mark() (restore func()) {
+func (t *Table[T]) Mark() (restore func()) {
 	cursor, offset := t.cursor, t.offset
 	return func() {
 		t.cursor, t.offset = cursor, offset
@@ -223,8 +224,13 @@ func (t *table[T]) Mark() (restore func()) {
 	}
 }
 
+// Keys are the movement bindings of a table.
+type Keys struct {
+	Up, Down, PageUp, PageDown, Home, End key.Binding
+}
+
 // Navigate applies a movement key; it reports whether msg was one.
-func (t *table[T]) Navigate(msg tea.KeyPressMsg, k *keyMap) bool {
+func (t *Table[T]) Navigate(msg tea.KeyPressMsg, k Keys) bool {
 	switch {
 	case key.Matches(msg, k.Up):
 		t.Move(-1)
@@ -244,20 +250,40 @@ func (t *table[T]) Navigate(msg tea.KeyPressMsg, k *keyMap) bool {
 	return true
 }
 
-// Mouse handles a click (on body row y, where the table's first row is at
-// top) and the wheel. It returns the view position clicked, or -1.
-func (t *table[T]) Mouse(msg mouseMsg, top int) int {
-	switch msg.kind {
-	case mouseWheelUp:
-		t.Scroll(-3)
-	case mouseWheelDown:
-		t.Scroll(3)
-	case mouseClick:
-		p := t.offset + msg.y - top
-		if msg.y >= top && msg.y < top+t.height && p < len(t.view) {
-			t.MoveTo(p)
-			return p
-		}
+// Click handles a click on body row y, where the table's first row is at
+// row top: it moves the cursor there and returns the view position
+// clicked, or -1 outside the rows.
+func (t *Table[T]) Click(y, top int) int {
+	p := t.offset + y - top
+	if y >= top && y < top+t.height && p < len(t.view) {
+		t.MoveTo(p)
+		return p
 	}
 	return -1
 }
+
+// Cursor is the cursor's position in the view.
+func (t *Table[T]) Cursor() int { return t.cursor }
+
+// Height is the number of visible rows.
+func (t *Table[T]) Height() int { return t.height }
+
+// Query is the filter applied to the view, lower-cased ("" for none).
+func (t *Table[T]) Query() string { return t.query }
+
+// ClearQuery forgets the filter; the view is recomputed by the next
+// Append, Set or Refilter (call it on an emptied table).
+func (t *Table[T]) ClearQuery() { t.query = "" }
+
+// SetKeep sets an extra condition an item must meet to be shown (a tab),
+// nil for none; Refilter applies it.
+func (t *Table[T]) SetKeep(keep func(*T) bool) { t.keep = keep }
+
+// View returns the item indices shown, in order. It must not be modified.
+func (t *Table[T]) View() []int { return t.view }
+
+// At is the item index at view position p.
+func (t *Table[T]) At(p int) int { return t.view[p] }
+
+// Items returns every item, filtered or not. It must not be modified.
+func (t *Table[T]) Items() []T { return t.items }
