@@ -18,7 +18,7 @@ import (
 // pickList is the wizard's one streaming list, whatever the source: a
 // search box above the rows of a search that streams in batches, each
 // batch classified against the store, ticked with Space, with the typing
-// rules of typeahead.go. The LDAP search screen and the Entra group
+// rules of wizard_typeahead.go. The LDAP search screen and the Entra group
 // chooser are this list with their own way to list rows (list) and their
 // own keys around it; a source kind is a list function and its words.
 type pickList struct {
@@ -254,7 +254,7 @@ func (p *pickList) where(noun string, w int) string {
 	return p.sh.st.dim.Render(cut(line, w))
 }
 
-// onListKey routes a printable key typed on the list (see typeahead.go):
+// onListKey routes a printable key typed on the list (see wizard_typeahead.go):
 // a list letter that moves or selects all acts at once, undoably; a letter
 // in waiting (which the screen acts on when its letterDueMsg arrives)
 // waits to see whether a name is being typed; any other printable key

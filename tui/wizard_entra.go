@@ -402,7 +402,7 @@ func (s *entraGroupsScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 	r := s.list.results
 	s.note = ""
 	// Letters that are list keys act, but a name typed on the list goes
-	// to the search box, undoing them; q and ? wait (see typeahead.go).
+	// to the search box, undoing them; q and ? wait (see wizard_typeahead.go).
 	if typed, cmd, ok := s.list.onListKey(msg, s.ID(), listLetters); ok {
 		if typed != "" {
 			return s.typeInSearch(typed)
