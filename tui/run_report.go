@@ -12,6 +12,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/usersync/usersync/directory"
 	"github.com/usersync/usersync/store"
@@ -238,17 +240,29 @@ func (s *reportScreen) render() {
 		}
 		add(field(s.sh, label, l, 8))
 	}
+	// Long lines wrap, never cut: a reason is read to its end.
+	w := max(10, s.width-4)
+	wrapped := func(style lipgloss.Style, text string) {
+		for i, l := range wrapHard(text, w) {
+			if i > 0 {
+				l = "  " + l
+			}
+			add(style.Render(l))
+		}
+	}
 	switch r.Status {
 	case store.RunInterrupted:
-		add("", st.warn.Render(glyphWarning+" Interrupted: the batches already written stay. Run the same "+s.j.verb+" again to finish."))
+		add("")
+		wrapped(st.warn, glyphWarning+" Interrupted: the batches already written stay. Run the same "+s.j.verb+" again to finish.")
 	case store.RunFailed:
-		add("", st.err.Render(glyphWarning+" Failed: "+visible.String(r.Error)))
+		add("")
+		wrapped(st.err, glyphWarning+" Failed: "+visible.String(r.Error))
 	}
 	if r.Error != "" && r.Status != store.RunFailed {
-		add(st.warn.Render(glyphWarning + " " + visible.String(r.Error)))
+		wrapped(st.warn, glyphWarning+" "+visible.String(r.Error))
 	}
 	if s.applyErr != nil && (r.Error == "" || !strings.Contains(s.applyErr.Error(), r.Error)) {
-		add(st.warn.Render(glyphWarning + " " + visible.String(s.applyErr.Error())))
+		wrapped(st.warn, glyphWarning+" "+visible.String(s.applyErr.Error()))
 	}
 	add("", "  "+countsLine(r.Counts, false))
 	byAction := map[store.Action][]store.RunEntry{}
@@ -266,14 +280,26 @@ func (s *reportScreen) render() {
 			if e.Type == directory.TypeGroup {
 				g = glyphGroup
 			}
-			l := "  " + g + " " + visible.String(e.Name)
+			name := visible.String(e.Name)
+			more := ""
 			if e.Group != "" {
-				l += st.dim.Render(" (from " + visible.String(e.Group) + ")")
+				more += " (from " + visible.String(e.Group) + ")"
 			}
 			if sec.reason && e.Reason != "" {
-				l += st.dim.Render(" — " + visible.String(e.Reason))
+				more += " — " + visible.String(e.Reason)
 			}
-			add(l)
+			if ansi.StringWidth(name+more)+4 <= s.width {
+				add("  " + g + " " + name + st.dim.Render(more))
+				continue
+			}
+			// Too long for one line: the name, then the rest wrapped under it.
+			for i, l := range wrapHard(name+more, max(10, s.width-6)) {
+				if i == 0 {
+					add("  " + g + " " + l)
+				} else {
+					add(st.dim.Render("      " + l))
+				}
+			}
 		}
 	}
 	s.p.SetLines(lines)

@@ -376,3 +376,33 @@ func TestRolePicker_ScopeIsExactlyWhatWasTyped(t *testing.T) {
 		t.Fatalf("roles %v, want %v", got, want)
 	}
 }
+
+// A long reason in the report wraps at 80 columns: it is read to its end,
+// never cut.
+func TestReport_LongReasonsWrapAt80Columns(t *testing.T) {
+	sh := testShared(Config{})
+	reason := `username "mei.chen\u200b" is not allowed: U+200B ZERO WIDTH SPACE at position 9 (PRECIS UsernameCaseMapped)`
+	run := &store.Run{ID: 5, Status: store.RunInterrupted, Source: "dc01", Command: "usersync import ldap --server dc01",
+		Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Counts:  store.Counts{Failed: 1},
+		Entries: []store.RunEntry{{Name: "mei.chen\u200b", Type: directory.TypeUser, Action: store.ActionFailed, Reason: reason, Group: "Retail"}},
+	}
+	r := newReportScreen(sh, job{verb: "import"}, run, nil)
+	r.SetSize(80, 22)
+	lines := strings.Split(ansi.Strip(r.View()), "\n")
+	joined := ""
+	for _, l := range lines {
+		if w := ansi.StringWidth(l); w > 80 {
+			t.Errorf("a line is %d cells wide: %q", w, l)
+		}
+		if strings.Contains(l, "…") {
+			t.Errorf("a line is cut: %q", l)
+		}
+		joined += strings.TrimSpace(l) + " "
+	}
+	for _, want := range []string{"Run the same import again to finish.", "(PRECIS UsernameCaseMapped)", `mei.chen\u200b (from Retail)`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("the report does not show %q whole:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+}
