@@ -42,15 +42,16 @@ type userPicker struct {
 	exclude string // the user being copied to, not offered
 	forTag  tag    // who gets the answer
 	t       list.Table[store.User]
-	filter  textinput.Model
-	typing  bool
+	filter  filterBox
 	loaded  bool
 	err     string
 }
 
 func newUserPicker(sh *shared, title, prompt, exclude string, forTag tag) *userPicker {
 	p := &userPicker{base: newBase(sh), title: title, prompt: prompt, exclude: exclude, forTag: forTag}
-	p.filter = newInput(sh, "Filter: ", "username, display name or email")
+	p.filter = newFilterBox(sh, "Filter: ", "username, display name or email",
+		func(q string) tea.Cmd { return filterCmd(&p.t, p.tag(), "users", q) },
+		func(msg tea.KeyPressMsg) { p.t.Navigate(msg, p.sh.keys.Keys) })
 	return p
 }
 
@@ -67,23 +68,23 @@ func (p *userPicker) Init() tea.Cmd {
 	}
 }
 
-func (p *userPicker) restyle() { p.filter.SetStyles(p.sh.st.input) }
+func (p *userPicker) restyle() { p.filter.input.SetStyles(p.sh.st.input) }
 
 // Typing implements screen.
-func (p *userPicker) Typing() bool { return p.typing }
+func (p *userPicker) Typing() bool { return p.filter.typing }
 
 // SetSize implements screen.
 func (p *userPicker) SetSize(w, h int) {
 	p.base.SetSize(w, h)
 	p.t.SetHeight(h - 4)
-	p.filter.SetWidth(max(10, w-12))
+	p.filter.input.SetWidth(max(10, w-12))
 }
 
 // Help implements screen.
 func (p *userPicker) Help() helpMap {
 	k := p.sh.keys
-	if p.typing {
-		return helpMap{short: []key.Binding{with(k.Enter, "keep filter"), with(k.Back, "clear filter")}}
+	if p.filter.typing {
+		return helpMap{short: p.filter.help(k, "filter")}
 	}
 	return helpMap{
 		short: []key.Binding{k.Up, k.Down, k.Filter, with(k.Enter, "pick"), with(k.Back, "cancel")},
@@ -116,36 +117,21 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 			p.t.ApplyFilter(msg.Filtered)
 		}
 	case tea.PasteMsg:
-		if p.typing {
-			return p.typeFilter(msg)
+		if p.filter.typing {
+			return p.filter.update(msg, k)
 		}
 	case mouseMsg:
 		if i := tableMouse(&p.t, msg, 2); i >= 0 {
 			return p.pick()
 		}
 	case tea.KeyPressMsg:
-		if p.typing {
-			switch {
-			case key.Matches(msg, k.Enter):
-				p.typing = false
-				p.filter.Blur()
-				return nil
-			case key.Matches(msg, k.Back):
-				p.typing = false
-				p.filter.Blur()
-				p.filter.SetValue("")
-				return filterCmd(&p.t, p.tag(), "users", "")
-			case msg.String() == "up" || msg.String() == "down":
-				p.t.Navigate(msg, k.Keys)
-				return nil
-			}
-			return p.typeFilter(msg)
+		if p.filter.typing {
+			return p.filter.update(msg, k)
 		}
 		switch {
 		case p.t.Navigate(msg, k.Keys):
 		case key.Matches(msg, k.Filter):
-			p.typing = true
-			return p.filter.Focus()
+			return p.filter.open()
 		case key.Matches(msg, k.Enter):
 			return p.pick()
 		case key.Matches(msg, k.Back):
@@ -153,17 +139,6 @@ func (p *userPicker) Update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	return nil
-}
-
-// typeFilter edits the filter and filters again.
-func (p *userPicker) typeFilter(msg tea.Msg) tea.Cmd {
-	before := p.filter.Value()
-	var cmd tea.Cmd
-	p.filter, cmd = p.filter.Update(msg)
-	if p.filter.Value() != before {
-		return tea.Batch(cmd, filterCmd(&p.t, p.tag(), "users", p.filter.Value()))
-	}
-	return cmd
 }
 
 func (p *userPicker) pick() tea.Cmd {
@@ -179,10 +154,10 @@ func (p *userPicker) View() string {
 	st := p.sh.st
 	lines := []string{st.heading.Render(visible.String(p.prompt))}
 	switch {
-	case p.typing:
-		lines = append(lines, p.filter.View())
+	case p.filter.typing:
+		lines = append(lines, p.filter.input.View())
 	case p.t.Query() != "":
-		lines = append(lines, st.dim.Render(fmt.Sprintf("Filter: %s  (%d of %d)", visible.String(p.filter.Value()), p.t.Len(), p.t.Total())))
+		lines = append(lines, st.dim.Render(fmt.Sprintf("Filter: %s  (%d of %d)", visible.String(p.filter.value()), p.t.Len(), p.t.Total())))
 	default:
 		lines = append(lines, st.dim.Render("/ to filter"))
 	}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/store"
@@ -45,8 +44,7 @@ type usersScreen struct {
 	tab    usersTab
 	users  list.Table[store.User]
 	groups list.Table[store.Group]
-	filter textinput.Model
-	typing bool
+	filter filterBox // the search
 	loaded bool
 	err    string
 	note   string
@@ -55,7 +53,8 @@ type usersScreen struct {
 
 func newUsersScreen(sh *shared) *usersScreen {
 	s := &usersScreen{base: newBase(sh)}
-	s.filter = newInput(sh, "/", "search username, display name or email")
+	s.filter = newFilterBox(sh, "/", "search username, display name or email", s.refilter,
+		func(msg tea.KeyPressMsg) { s.navigate(msg) })
 	return s
 }
 
@@ -88,10 +87,10 @@ func (s *usersScreen) revealed() tea.Cmd {
 	return s.load()
 }
 
-func (s *usersScreen) restyle() { s.filter.SetStyles(s.sh.st.input) }
+func (s *usersScreen) restyle() { s.filter.input.SetStyles(s.sh.st.input) }
 
 // Typing implements screen.
-func (s *usersScreen) Typing() bool { return s.typing }
+func (s *usersScreen) Typing() bool { return s.filter.typing }
 
 const usersTop = 3 // tabs, filter line, column header
 
@@ -100,14 +99,14 @@ func (s *usersScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
 	s.users.SetHeight(h - usersTop - 1)
 	s.groups.SetHeight(h - usersTop - 1)
-	s.filter.SetWidth(max(10, w-30))
+	s.filter.input.SetWidth(max(10, w-30))
 }
 
 // Help implements screen.
 func (s *usersScreen) Help() helpMap {
 	k := s.sh.keys
-	if s.typing {
-		return helpMap{short: []key.Binding{with(k.Enter, "keep search"), with(k.Back, "clear search")}}
+	if s.filter.typing {
+		return helpMap{short: s.filter.help(k, "search")}
 	}
 	short := []key.Binding{k.Up, k.Down, with(k.Enter, "details"), with(k.Tab, "filter"), with(k.Filter, "search"), k.Import, k.Menu}
 	full := [][]key.Binding{
@@ -173,14 +172,14 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 	case menuChoiceMsg:
 		return s.onMenu(msg)
 	case tea.PasteMsg:
-		if s.typing {
-			return s.keyInFilter(msg)
+		if s.filter.typing {
+			return s.filter.update(msg, k)
 		}
 	case mouseMsg:
 		return s.onMouse(msg)
 	case tea.KeyPressMsg:
-		if s.typing {
-			return s.keyInFilter(msg)
+		if s.filter.typing {
+			return s.filter.update(msg, k)
 		}
 		s.note = ""
 		switch {
@@ -198,8 +197,7 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Tab4):
 			return s.setTab(tabGroups)
 		case key.Matches(msg, k.Filter):
-			s.typing = true
-			return s.filter.Focus()
+			return s.filter.open()
 		case key.Matches(msg, k.Enter):
 			return s.open()
 		case key.Matches(msg, k.Import):
@@ -207,9 +205,8 @@ func (s *usersScreen) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Menu):
 			return s.menu()
 		case key.Matches(msg, k.Back):
-			if s.filter.Value() != "" {
-				s.filter.SetValue("")
-				return s.refilter()
+			if s.filter.value() != "" {
+				return s.filter.clear()
 			}
 		}
 	}
@@ -223,38 +220,12 @@ func (s *usersScreen) navigate(msg tea.KeyPressMsg) bool {
 	return s.users.Navigate(msg, s.sh.keys.Keys)
 }
 
-func (s *usersScreen) refilter() tea.Cmd {
-	q := s.filter.Value()
+// refilter filters the users and the groups for the search q.
+func (s *usersScreen) refilter(q string) tea.Cmd {
 	return tea.Batch(
 		filterCmd(&s.users, s.tag(), "users", q),
 		filterCmd(&s.groups, s.tag(), "groups", q),
 	)
-}
-
-func (s *usersScreen) keyInFilter(msg tea.Msg) tea.Cmd {
-	k := &s.sh.keys
-	kp, _ := msg.(tea.KeyPressMsg)
-	switch {
-	case key.Matches(kp, k.Enter):
-		s.typing = false
-		s.filter.Blur()
-		return nil
-	case key.Matches(kp, k.Back):
-		s.typing = false
-		s.filter.Blur()
-		s.filter.SetValue("")
-		return s.refilter()
-	case kp.String() == "up" || kp.String() == "down":
-		s.navigate(kp)
-		return nil
-	}
-	before := s.filter.Value()
-	var cmd tea.Cmd
-	s.filter, cmd = s.filter.Update(msg)
-	if s.filter.Value() != before {
-		return tea.Batch(cmd, s.refilter())
-	}
-	return cmd
 }
 
 func (s *usersScreen) onMouse(msg mouseMsg) tea.Cmd {
@@ -378,10 +349,10 @@ func (s *usersScreen) View() string {
 		count = plural(s.users.Len(), "user", "users")
 	}
 	switch {
-	case s.typing:
-		lines = append(lines, s.filter.View()+"  "+st.dim.Render(count))
-	case s.filter.Value() != "":
-		lines = append(lines, st.dim.Render("Search: "+visible.String(s.filter.Value())+" · "+count+" · Esc clears"))
+	case s.filter.typing:
+		lines = append(lines, s.filter.input.View()+"  "+st.dim.Render(count))
+	case s.filter.value() != "":
+		lines = append(lines, st.dim.Render("Search: "+visible.String(s.filter.value())+" · "+count+" · Esc clears"))
 	case s.note != "":
 		lines = append(lines, st.ok.Render(cut(visible.String(s.note), w)))
 	default:
@@ -408,7 +379,7 @@ func (s *usersScreen) View() string {
 	}
 	lines = append(lines, st.label.Render("  "+s.userCols("USERNAME", "DISPLAY NAME", "KIND", "ENABLED")))
 	if s.users.Len() == 0 {
-		if s.tab == tabAll && strings.TrimSpace(s.filter.Value()) == "" {
+		if s.tab == tabAll && strings.TrimSpace(s.filter.value()) == "" {
 			// An empty store: say how to start.
 			return joinLines(append(lines,
 				"  No users yet.",

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/usersync/usersync/directory"
@@ -36,7 +35,7 @@ type searchScreen struct {
 	base
 	sess   *importSession
 	list   pickList // the search box and the streaming results
-	filter textinput.Model
+	filter filterBox // narrows the results shown, without a new search
 	focus  searchFocus
 
 	searchErr string // a query that cannot be searched, under the box
@@ -49,7 +48,9 @@ func newSearchScreen(sh *shared, sess *importSession) *searchScreen {
 	sess.homeID = s.ID()
 	sess.begin("")
 	s.list.box.CharLimit = 1024
-	s.filter = newInput(sh, "Filter: ", "name, display name or email")
+	s.filter = newFilterBox(sh, "Filter: ", "name, display name or email",
+		func(q string) tea.Cmd { return filterCmd(&s.list.results.t, s.tag(), "results", q) },
+		func(msg tea.KeyPressMsg) { s.list.results.t.Navigate(msg, s.sh.keys.Keys) })
 	return s
 }
 
@@ -69,7 +70,7 @@ func (s *searchScreen) Close() {
 
 func (s *searchScreen) restyle() {
 	s.list.box.SetStyles(s.sh.st.input)
-	s.filter.SetStyles(s.sh.st.input)
+	s.filter.input.SetStyles(s.sh.st.input)
 }
 
 // Typing implements screen.
@@ -92,7 +93,7 @@ const resultsBoxEnd = 7
 func (s *searchScreen) SetSize(w, h int) {
 	s.base.SetSize(w, h)
 	s.list.box.SetWidth(max(10, w-12))
-	s.filter.SetWidth(max(10, w-30))
+	s.filter.input.SetWidth(max(10, w-30))
 	s.list.results.t.SetHeight(h - resultsTop - 2) // footer: filter/note, legend
 }
 
@@ -107,7 +108,7 @@ func (s *searchScreen) Help() helpMap {
 		}
 		return helpMap{short: append(short, with(k.Back, "servers"))}
 	case focusFilter:
-		return helpMap{short: []key.Binding{with(k.Enter, "keep filter"), with(k.Back, "clear filter")}}
+		return helpMap{short: s.filter.help(k, "filter")}
 	}
 	enter := s.enterHelp()
 	short := []key.Binding{enter, with(k.Toggle, "tick"), with(k.SelectAll, "all"), k.Up, k.Down, with(k.Back, "search")}
@@ -193,11 +194,7 @@ func (s *searchScreen) updateInput(msg tea.Msg) tea.Cmd {
 	case focusSearchBox:
 		s.list.box, cmd = s.list.box.Update(msg)
 	case focusFilter:
-		before := s.filter.Value()
-		s.filter, cmd = s.filter.Update(msg)
-		if s.filter.Value() != before {
-			return tea.Batch(cmd, filterCmd(&s.list.results.t, s.tag(), "results", s.filter.Value()))
-		}
+		return s.keyInFilter(msg)
 	}
 	return cmd
 }
@@ -205,12 +202,12 @@ func (s *searchScreen) updateInput(msg tea.Msg) tea.Cmd {
 func (s *searchScreen) focusOn(f searchFocus) tea.Cmd {
 	s.focus = f
 	s.list.box.Blur()
-	s.filter.Blur()
+	s.filter.close()
 	switch f {
 	case focusSearchBox:
 		return s.list.box.Focus()
 	case focusFilter:
-		return s.filter.Focus()
+		return s.filter.open()
 	}
 	return nil
 }
@@ -236,20 +233,14 @@ func (s *searchScreen) keyInBox(msg tea.KeyPressMsg) tea.Cmd {
 	return s.updateInput(msg)
 }
 
-func (s *searchScreen) keyInFilter(msg tea.KeyPressMsg) tea.Cmd {
-	k := &s.sh.keys
-	switch {
-	case key.Matches(msg, k.Enter):
-		return s.focusOn(focusResults)
-	case key.Matches(msg, k.Back):
-		s.filter.SetValue("")
-		cmd := filterCmd(&s.list.results.t, s.tag(), "results", "")
-		return tea.Batch(s.focusOn(focusResults), cmd)
-	case msg.String() == "up" || msg.String() == "down":
-		s.list.results.t.Navigate(msg, k.Keys)
-		return nil
+// keyInFilter hands a message to the filter; when it gives the keys
+// back (Enter keeps the filter, Esc clears it), the list has them.
+func (s *searchScreen) keyInFilter(msg tea.Msg) tea.Cmd {
+	cmd := s.filter.update(msg, &s.sh.keys)
+	if !s.filter.typing {
+		s.focus = focusResults
 	}
-	return s.updateInput(msg)
+	return cmd
 }
 
 func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
@@ -293,8 +284,7 @@ func (s *searchScreen) keyInList(msg tea.KeyPressMsg) tea.Cmd {
 		return s.focusOn(focusSearchBox)
 	case key.Matches(msg, k.Back):
 		if r.t.Query() != "" {
-			s.filter.SetValue("")
-			return filterCmd(&r.t, s.tag(), "results", "")
+			return s.filter.clear()
 		}
 		return s.focusOn(focusSearchBox)
 	}
@@ -348,7 +338,7 @@ func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {
 func (s *searchScreen) search(q string) tea.Cmd {
 	tg, ctx := s.renew()
 	s.sess.begin(q)
-	s.filter.SetValue("")
+	s.filter.input.SetValue("") // the new results are shown whole
 	s.searchErr = ""
 	return tea.Batch(s.focusOn(focusResults), s.list.start(tg, ctx, q, nil))
 }
@@ -441,7 +431,7 @@ func (s *searchScreen) View() string {
 
 func (s *searchScreen) filterLine() string {
 	if s.focus == focusFilter {
-		return s.filter.View()
+		return s.filter.input.View()
 	}
-	return "Filter: " + visible.String(s.filter.Value())
+	return "Filter: " + visible.String(s.filter.value())
 }
