@@ -340,7 +340,7 @@ func (s *searchScreen) search(q string) tea.Cmd {
 	s.sess.begin(q)
 	s.filter.input.SetValue("") // the new results are shown whole
 	s.searchErr = ""
-	return tea.Batch(s.focusOn(focusResults), s.list.start(tg, ctx, q, nil))
+	return tea.Batch(s.focusOn(focusResults), s.list.start(tg, ctx, q, s.sess.selected))
 }
 
 func (s *searchScreen) onBatch(msg batchMsg) tea.Cmd {

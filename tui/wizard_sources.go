@@ -31,8 +31,11 @@ type importSession struct {
 	// options screen fills in the options, the summary renders and runs
 	// it.
 	req importer.LDAP
-	// picked are the entries ticked in the results, in result order.
-	picked []directory.Entry
+	// selected holds the external IDs of the rows ticked in the results
+	// (the results list ticks into it); picked are those entries, in
+	// result order, once the person moves on to the options.
+	selected map[string]struct{}
+	picked   []directory.Entry
 }
 
 // begin starts a new import for a search of query: the request's options
@@ -43,6 +46,10 @@ type importSession struct {
 // the next one.
 func (s *importSession) begin(query string) {
 	s.req = importer.LDAP{Server: s.source.Name, Query: query}
+	if s.selected == nil {
+		s.selected = map[string]struct{}{}
+	}
+	clear(s.selected)
 	s.picked = nil
 }
 
