@@ -458,30 +458,21 @@ func (s *entraGroupsScreen) next() tea.Cmd {
 }
 
 func (s *entraGroupsScreen) onMouse(msg mouseMsg) tea.Cmd {
-	if msg.kind == mouseClick {
-		switch y := msg.y; {
-		case y == 0:
-			return s.focusOn(chooseSearch)
-		case y == chooserTop-1:
-			s.list.results.SelectAll()
-			return nil
-		case y == chooserTop+s.list.results.t.Height():
-			// The options line: "  [x] Add new users   [ ] Update …".
-			i := 0
-			if msg.x >= optionsSplit {
-				i = 1
-			}
-			s.opt = i
-			s.toggleOption(i)
-			return s.focusOn(chooseOptions)
+	if msg.kind == mouseClick && msg.y == chooserTop+s.list.results.t.Height() {
+		// The options line: "  [x] Add new users   [ ] Update …".
+		i := 0
+		if msg.x >= optionsSplit {
+			i = 1
 		}
+		s.opt = i
+		s.toggleOption(i)
+		return s.focusOn(chooseOptions)
 	}
-	if p := tableMouse(&s.list.results.t, msg, chooserTop); p >= 0 {
-		cmd := s.focusOn(chooseList)
-		if msg.x < resultsBoxEnd { // on the checkbox
-			s.list.results.Toggle()
-		}
-		return cmd
+	switch s.list.mouse(msg, chooserTop) {
+	case hitBox:
+		return s.focusOn(chooseSearch)
+	case hitRow:
+		return s.focusOn(chooseList)
 	}
 	return nil
 }

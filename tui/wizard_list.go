@@ -190,6 +190,35 @@ func (p *pickList) onBatch(msg batchMsg, ctx context.Context) tea.Cmd {
 	return nil
 }
 
+// What a click or the wheel hit on a list screen.
+type listHit int
+
+const (
+	hitNothing   listHit = iota
+	hitBox               // the search box (body row 0)
+	hitSelectAll         // the "Select all" line: every row ticked
+	hitRow               // a row: the cursor is on it (ticked when on its checkbox)
+)
+
+// mouse handles a click or the wheel on the search box, the "Select all"
+// line and the rows, which start at body row top.
+func (p *pickList) mouse(msg mouseMsg, top int) listHit {
+	switch {
+	case msg.kind == mouseClick && msg.y == 0:
+		return hitBox
+	case msg.kind == mouseClick && msg.y == top-1:
+		p.results.SelectAll()
+		return hitSelectAll
+	}
+	if tableMouse(&p.results.t, msg, top) < 0 {
+		return hitNothing
+	}
+	if msg.x < resultsBoxEnd { // on the checkbox
+		p.results.Toggle()
+	}
+	return hitRow
+}
+
 // failed reports whether the listing ended with an error.
 func (p *pickList) failed() bool { return p.err != nil }
 

@@ -315,20 +315,11 @@ func (s *searchScreen) openDiff() tea.Cmd {
 }
 
 func (s *searchScreen) onMouse(msg mouseMsg) tea.Cmd {
-	switch {
-	case msg.kind == mouseClick && msg.y == 0:
+	switch s.list.mouse(msg, resultsTop) {
+	case hitBox:
 		return s.focusOn(focusSearchBox)
-	case msg.kind == mouseClick && msg.y == resultsTop-1:
-		s.list.results.SelectAll()
-		return nil
-	}
-	p := tableMouse(&s.list.results.t, msg, resultsTop)
-	if p >= 0 {
-		cmd := s.focusOn(focusResults)
-		if msg.x < resultsBoxEnd { // on the checkbox
-			s.list.results.Toggle()
-		}
-		return cmd
+	case hitRow:
+		return s.focusOn(focusResults)
 	}
 	return nil
 }
