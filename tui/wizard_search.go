@@ -34,7 +34,7 @@ type refreshMsg struct{ note string }
 type searchScreen struct {
 	base
 	sess   *importSession
-	list   pickList // the search box and the streaming results
+	list   pickList  // the search box and the streaming results
 	filter filterBox // narrows the results shown, without a new search
 	focus  searchFocus
 
