@@ -96,12 +96,17 @@ func (s *Store) Verify() (*Report, error) { return s.verify(true) }
 
 // checkBeforeWrite is the check that precedes a Store's first write: all
 // of Verify but the rules, which decode every record and cost most of its
-// time (for 100k users it takes about 0.1 s, Verify 0.8 s). A store that passes it is as
+// time (for 100k users it takes about 0.15 s, Verify 0.8 s). A store that passes it is as
 // its writer left it — every page where it belongs, every value with its
 // seal, no entry lost from a list — so damage that the rules would find
 // cannot pass it; what only the rules see is a record written wrong. A
 // schema-1 store, which has no seals, gets the rules too: the migration
 // must not seal damage in.
+//
+// A file whose every page in use still has the sum kept for a state known
+// sound (see pagesums.go) is that state, byte for byte: comparing the sums
+// (about 15 ms for 100k users) takes the place of the rest of the check.
+// Once the check passed, the sums of the state it passed are taken.
 func (s *Store) checkBeforeWrite() (*Report, error) { return s.verify(false) }
 
 // verify is Verify, with or without the rules.
@@ -119,6 +124,13 @@ func (s *Store) verify(rules bool) (*Report, error) {
 	if err != nil {
 		return problemsOf(rep, err)
 	}
+	if !rules && !s.readOnly && s.sums != nil {
+		if free, ok := s.sums.matches(s.file, m); ok {
+			s.sums.free = free
+			return rep, nil
+		}
+		s.sums = nil // changed since Open: checked in full
+	}
 	if rules || s.readOnly || m.txid != s.pagesChecked {
 		if problems := checkPages(s.file, m); len(problems) > 0 {
 			rep.Problems = problems
@@ -128,7 +140,56 @@ func (s *Store) verify(rules bool) (*Report, error) {
 	if err := s.verifyContents(rep, rules); err != nil {
 		return nil, err
 	}
+	if !rules && !s.readOnly && rep.OK() {
+		s.keepSums(m)
+	}
 	return rep, nil
+}
+
+// keepSums takes the page sums of the state m describes, just found
+// sound, and keeps them beside the store. It holds db.writing. Sums that
+// cannot be taken or kept cost the next Store time, not safety.
+func (s *Store) keepSums(m boltMeta) {
+	sums, err := takeSums(s.file, m)
+	if err == nil {
+		err = sums.save(s.path)
+	}
+	if err != nil {
+		s.sums = nil
+		forgetSums(s.path)
+		return
+	}
+	s.sums = sums
+}
+
+// written follows every write transaction (holding db.writing): the sums
+// of the pages it wrote are taken again and kept beside the store, or, on
+// a store found damaged, the sums kept are removed.
+func (s *Store) written() {
+	if s.sums == nil {
+		return
+	}
+	if s.db.damage.Load() != nil {
+		s.sums = nil
+		forgetSums(s.path)
+		return
+	}
+	txid := s.sums.txid
+	info, err := s.file.Stat()
+	var m boltMeta
+	if err == nil {
+		m, err = readMeta(s.file, info.Size(), s.path)
+	}
+	if err == nil {
+		err = s.sums.written(s.file, m)
+	}
+	if err == nil && s.sums.txid != txid {
+		err = s.sums.save(s.path)
+	}
+	if err != nil {
+		s.sums = nil
+		forgetSums(s.path)
+	}
 }
 
 // VerifyFile checks the store file at path as Verify does, without
@@ -140,7 +201,7 @@ func VerifyFile(path string, opts *OpenOptions) (*Report, error) {
 	o := opts.defaults()
 	o.ReadOnly = true
 	rep := &Report{File: path}
-	s, err := openStore(path, o)
+	s, err := openStore(path, o, false) // every page is read, whatever its sums say
 	if err != nil {
 		return problemsOf(rep, err)
 	}

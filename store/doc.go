@@ -35,6 +35,9 @@
 // that reads check, so a read that meets damage returns ErrCorrupt rather
 // than panicking or returning part of the data; the first write of a Store
 // is preceded by a check of the whole file, and a store found damaged is
-// not written. Verify and VerifyFile report everything they find; Backup
+// not written. Those checks are spared only for a file whose every page in
+// use still has the sum kept (beside it, in path + ".sums") for a state
+// found sound or written from one: that file is that state. Verify and
+// VerifyFile report everything they find, whatever the sums say; Backup
 // writes a checked copy.
 package store
