@@ -27,8 +27,8 @@ type Env struct {
 	SkipUnchanged bool
 	// Reader, if not nil, is what reading a sync asks of the store instead
 	// of Store (a watch reads its directory with the store closed, and
-	// opens it only for these reads). Store is then used only to journal,
-	// and a sync's failed read is journaled only when Store is set.
+	// opens it only for these reads). Without Store, a sync's failed read
+	// is returned as it is, and journaled by nobody.
 	Reader StoreReader
 }
 
@@ -239,8 +239,11 @@ func (o *Sync) Prepare(ctx context.Context, env Env, dir directory.Directory, gr
 		picked = append(picked, groupEntry(g))
 	}
 	p, err := Prepare(ctx, env.reader(), dir, in, picked)
+	if err != nil && env.Store == nil {
+		return nil, nil, err // read detached from the store: the caller says why
+	}
 	if err != nil {
-		res, err := failed(env, in, err, apply && env.Store != nil)
+		res, err := failed(env, in, err, apply)
 		if res != nil {
 			return nil, res.Run, err
 		}
