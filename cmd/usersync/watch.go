@@ -19,8 +19,9 @@ import (
 // How it learns of changes: on an LDAP server that offers a persistent
 // sync search (OpenLDAP syncprov, 389-DS, FreeIPA), a goroutine per
 // directory keeps one open (directory.ChangeWatcher) and wakes the loop
-// when something changes; the loop waits watchWindow for more, then reads
-// the changes as any incremental sync does and applies them as one run.
+// when something changes; the loop gathers what follows closely (gather),
+// then reads the changes as any incremental sync does and applies them as
+// one run.
 // While such a search is live, its directory is not polled. Every other
 // directory (Active Directory's DirSync or uSNChanged, Entra's delta
 // queries, LDAP without syncprov), and an LDAP one whose persistent search
@@ -37,9 +38,13 @@ import (
 // the round reads again. A store another process holds (a TUI, a sync from
 // cron) is waited for, never a reason to stop.
 
-// watchWindow is how long a watch waits after a change is announced for
-// more to arrive, so that a burst of changes is applied as one run.
-const watchWindow = 200 * time.Millisecond
+// After a change is announced, a watch gathers the changes that follow it
+// closely into the same run: it waits until none has come for watchQuiet,
+// or watchWindow has passed since the first.
+const (
+	watchWindow = 200 * time.Millisecond
+	watchQuiet  = 50 * time.Millisecond
+)
 
 // watcher is one sync --watch.
 type watcher struct {
@@ -173,7 +178,7 @@ func (a *app) watch(ctx context.Context, o *importer.Sync, out output, command s
 		case <-timer.C:
 		case <-w.wake:
 			timer.Stop()
-			if !sleep(ctx, watchWindow) { // gather the rest of the burst
+			if !w.gather(ctx) {
 				return nil
 			}
 		case ev := <-w.events:
@@ -187,6 +192,29 @@ func (a *app) watch(ctx context.Context, o *importer.Sync, out output, command s
 			default:
 				drained = true
 			}
+		}
+	}
+}
+
+// gather waits for the changes that follow an announced one closely
+// (watchQuiet, at most watchWindow in all); it reports whether ctx is not
+// done.
+func (w *watcher) gather(ctx context.Context) bool {
+	end := time.NewTimer(watchWindow)
+	defer end.Stop()
+	for {
+		quiet := time.NewTimer(watchQuiet)
+		select {
+		case <-ctx.Done():
+			quiet.Stop()
+			return false
+		case <-end.C:
+			quiet.Stop()
+			return true
+		case <-quiet.C:
+			return true
+		case <-w.wake:
+			quiet.Stop()
 		}
 	}
 }
