@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -266,12 +267,16 @@ func BenchmarkSyncIncremental100k(b *testing.B) {
 //
 //	go build -o /tmp/usersync-main ./cmd/usersync   # on main
 //	USERSYNC_BENCH_BASELINE=/tmp/usersync-main go test -run '^$' -bench WatchLatency -benchtime 10x ./cmd/usersync/
+//
+// USERSYNC_BENCH_INTERVAL sets the watches' --interval (default 200ms;
+// the service's default is 30s, which only polled directories wait for).
 func BenchmarkWatchLatency(b *testing.B) {
 	slapdtest.Require(b)
 	data := slapdtest.NewData(slapdtest.DefaultSuffix)
 	dns := data.AddRealisticUsers(10_000, 20)
 	srv := slapdtest.Start(b, slapdtest.Options{Data: data, SyncProv: &slapdtest.SyncProv{SessionLog: 10_000}})
 	dir, bin, config := benchSetup(b, srv)
+	interval := cmp.Or(os.Getenv("USERSYNC_BENCH_INTERVAL"), "200ms")
 	type subject struct {
 		bin string
 		env []string
@@ -288,7 +293,7 @@ func BenchmarkWatchLatency(b *testing.B) {
 		s := &subject{bin: bin, env: append(os.Environ(), "USERSYNC_CONFIG="+config, "USERSYNC_STORE="+filepath.Join(storeDir, "store.db"), "DC01_PASSWORD="+srv.BindPassword)}
 		run(s, "import", "ldap", "--server", "dc01", "--query", "(objectClass=groupOfNames)", "--select", "all", "--enable", "--yes")
 		run(s, "sync", "--all", "--yes")
-		watch := exec.Command(bin, "sync", "--all", "--watch", "--interval", "200ms")
+		watch := exec.Command(bin, "sync", "--all", "--watch", "--interval", interval)
 		watch.Env = s.env
 		if err := watch.Start(); err != nil {
 			b.Fatal(err)
