@@ -38,7 +38,7 @@ changed since. --full reads everything; without --yes it is the drift audit.
 
 --watch keeps running, for a service. On an LDAP server with syncprov it keeps
 a persistent sync search open (refreshAndPersist) and applies changes as they
-come, gathering those made within 200ms into one run; elsewhere (Active
+come, gathering those that follow closely (at most 200ms) into one run; elsewhere (Active
 Directory, Entra ID, LDAP without syncprov) it reads the changes every
 --interval. One run per batch that changed something; nothing is journaled
 otherwise. The store is held only while a batch is applied: the directory is
