@@ -150,6 +150,25 @@ type ChangeFeed interface {
 	Changes(ctx context.Context, cookie []byte) (*Changes, error)
 }
 
+// ChangeWatcher is a change feed that also tells, as they happen, that
+// things changed: RFC 4533 refreshAndPersist on OpenLDAP, 389-DS and
+// FreeIPA. It says only that something changed; what changed is read with
+// Changes from the caller's cookie, so that the cookie stays with the
+// changes it covers.
+type ChangeWatcher interface {
+	ChangeFeed
+	// WatchChanges keeps a persistent search open, resuming from cookie
+	// (a feed cookie; nil or a refused one: from now), and calls changed
+	// whenever the directory reports a change — once at the start too if
+	// anything changed since cookie — and live once the search has caught
+	// up and waits for changes. It returns nil when ctx is done, an error
+	// wrapping ErrNoFeed when the directory offers no persistent search
+	// (poll Changes instead), and any other error when the search ended
+	// (a lost connection, a directory restart): the caller reconnects.
+	// The callbacks must not block.
+	WatchChanges(ctx context.Context, cookie []byte, changed, live func()) error
+}
+
 // Changes is what changed in a directory since a cookie.
 type Changes struct {
 	// Cookie is where the next Changes resumes: it covers everything below.

@@ -29,7 +29,7 @@ import (
 // and a note for the run; ok is false (with the reason in note) when the
 // sync must read fully instead. A read of the feed that broke off is an
 // error wrapping directory.ErrIncomplete.
-func readIncremental(ctx context.Context, st *store.Store, dir directory.Directory, feed directory.ChangeFeed, groups []store.Group) (gis []store.GroupInput, note string, ok bool, err error) {
+func readIncremental(ctx context.Context, st StoreReader, dir directory.Directory, feed directory.ChangeFeed, groups []store.Group) (gis []store.GroupInput, note string, ok bool, err error) {
 	byCookie := map[string][]store.Group{}
 	var order []string
 	for _, g := range groups {
@@ -94,7 +94,7 @@ type changeSet struct {
 	touched map[string]bool
 }
 
-func indexChanges(st *store.Store, source string, ch *directory.Changes) (*changeSet, error) {
+func indexChanges(st StoreReader, source string, ch *directory.Changes) (*changeSet, error) {
 	cs := &changeSet{Changes: ch, changed: make(map[string]directory.Entry, len(ch.Entries)), deleted: make(map[string]bool, len(ch.Deleted))}
 	ids := append([]string(nil), ch.Deleted...)
 	for _, e := range ch.Entries {
@@ -149,7 +149,7 @@ func groupEntry(g store.Group) directory.Entry {
 
 // fromChanges lays out one group's read from the store's copy of its
 // members and the changes; n counts the entries read besides the feed.
-func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, cs *changeSet) (store.GroupInput, int, error) {
+func fromChanges(ctx context.Context, st StoreReader, dir directory.Directory, g store.Group, cs *changeSet) (store.GroupInput, int, error) {
 	ch, changed, gone := cs.Changes, cs.changed, cs.gone
 	// A group with nested groups that changed is read whole: its members
 	// come from groups the store does not keep.
@@ -252,7 +252,7 @@ func fromChanges(ctx context.Context, st *store.Store, dir directory.Directory, 
 // up when the feed does not carry them), and the members that left
 // (removed from it, or deleted) — without reading the members that did not
 // change.
-func partialFromChanges(ctx context.Context, st *store.Store, dir directory.Directory, g store.Group, cs *changeSet) (store.GroupInput, int, error) {
+func partialFromChanges(ctx context.Context, st StoreReader, dir directory.Directory, g store.Group, cs *changeSet) (store.GroupInput, int, error) {
 	ch, changed, gone := cs.Changes, cs.changed, cs.gone
 	removed := map[string]bool{}
 	for _, id := range ch.MembersRemoved[g.ExternalID] {

@@ -16,7 +16,7 @@ import (
 // longer has at all are passed on as deleted (to be disabled). An
 // incomplete read is returned as it is: the rules then remove and disable
 // nothing.
-func ReadGroup(ctx context.Context, st *store.Store, dir directory.Directory, externalID string) (store.GroupInput, error) {
+func ReadGroup(ctx context.Context, st StoreReader, dir directory.Directory, externalID string) (store.GroupInput, error) {
 	read, err := dir.ReadGroup(ctx, externalID)
 	if err != nil {
 		return store.GroupInput{}, fmt.Errorf("read group %s from %s: %w", externalID, dir.Name(), err)
@@ -57,7 +57,7 @@ type Prepared struct {
 // where a read that broke off (directory.ErrIncomplete) makes the group's
 // read incomplete: the run then removes and disables nothing and ends
 // incomplete.
-func Prepare(ctx context.Context, st *store.Store, dir directory.Directory, in store.Input, picked []directory.Entry) (*Prepared, error) {
+func Prepare(ctx context.Context, st StoreReader, dir directory.Directory, in store.Input, picked []directory.Entry) (*Prepared, error) {
 	all := append([]directory.Entry(nil), picked...)
 	for _, e := range picked {
 		if e.Type != directory.TypeGroup {

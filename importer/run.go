@@ -25,6 +25,29 @@ type Env struct {
 	// in any of its groups return an Outcome without a run: nothing is
 	// journaled (a watch's quiet rounds).
 	SkipUnchanged bool
+	// Reader, if not nil, is what reading a sync asks of the store instead
+	// of Store (a watch reads its directory with the store closed, and
+	// opens it only for these reads). Without Store, a sync's failed read
+	// is returned as it is, and journaled by nobody.
+	Reader StoreReader
+}
+
+// StoreReader is what reading a request from a directory asks of the
+// store: the memberships it holds, to lay out a group's read from a change
+// feed and to find the members that departed. *store.Store is one.
+type StoreReader interface {
+	Departed(source string, read *directory.GroupRead) ([]string, error)
+	GroupsHolding(source string, userExtIDs []string) (map[string]bool, error)
+	MembersAmong(source, groupExt string, userExtIDs []string) (map[string]bool, error)
+	MemberEntries(source, externalID string) ([]directory.Entry, error)
+}
+
+// reader is what env reads the store through.
+func (env Env) reader() StoreReader {
+	if env.Reader != nil {
+		return env.Reader
+	}
+	return env.Store
 }
 
 // Outcome is a request planned or applied: its run (planned, or as
@@ -178,7 +201,7 @@ func (o *Sync) Prepare(ctx context.Context, env Env, dir directory.Directory, gr
 	in := o.Input(env, dir.Name(), dir.Kind(), command)
 	feed, _ := dir.(directory.ChangeFeed)
 	if feed != nil && !o.Full {
-		gis, note, ok, err := readIncremental(ctx, env.Store, dir, feed, groups)
+		gis, note, ok, err := readIncremental(ctx, env.reader(), dir, feed, groups)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, nil, err
@@ -215,7 +238,10 @@ func (o *Sync) Prepare(ctx context.Context, env Env, dir directory.Directory, gr
 	for _, g := range groups {
 		picked = append(picked, groupEntry(g))
 	}
-	p, err := Prepare(ctx, env.Store, dir, in, picked)
+	p, err := Prepare(ctx, env.reader(), dir, in, picked)
+	if err != nil && env.Store == nil {
+		return nil, nil, err // read detached from the store: the caller says why
+	}
 	if err != nil {
 		res, err := failed(env, in, err, apply)
 		if res != nil {
@@ -250,15 +276,15 @@ func (o *Sync) Run(ctx context.Context, env Env, dir directory.Directory, groups
 		}
 		return nil, err
 	}
-	if env.SkipUnchanged && p.unchanged() {
+	if env.SkipUnchanged && p.Unchanged() {
 		return &Outcome{}, nil
 	}
 	return p.run(ctx, env, apply)
 }
 
-// unchanged reports whether p is an incremental read in which nothing
+// Unchanged reports whether p is an incremental read in which nothing
 // changed in any group.
-func (p *Prepared) unchanged() bool {
+func (p *Prepared) Unchanged() bool {
 	in := &p.Input
 	if in.Mode != store.ModeIncremental || in.Incomplete != "" || len(in.Users) > 0 {
 		return false

@@ -25,6 +25,11 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrInvalid: a name or value that the store does not accept.
 	ErrInvalid = errors.New("invalid")
+	// ErrStale is an input read from a store that has changed since in a
+	// way that concerns it: a group it synchronizes was synchronized or
+	// re-imported by someone else meanwhile (Input.Expect). Nothing was
+	// applied; read again from the store as it is now.
+	ErrStale = errors.New("the store changed since the input was read")
 )
 
 // Kind tells internal records (made in the application) from external ones
@@ -327,6 +332,28 @@ type Input struct {
 	// members. Their members are imported too.
 	Groups  []GroupInput
 	Options Options
+	// Expect, when not nil, are the groups as the input was read from the
+	// store (their cookies and last synchronization), for an input read
+	// while the store was not held (a watch reads its directory with the
+	// store closed). Apply checks them in the transaction that starts the
+	// run, before anything is written: a group that changed since, or is
+	// gone, fails the apply with ErrStale and nothing is journaled.
+	Expect []GroupMark
+}
+
+// GroupMark is a group imported from the input's source as it stood when
+// an input was read: its external ID, change-feed cookie and last
+// synchronization. Any sync or import that reads the group again changes
+// one of them.
+type GroupMark struct {
+	ExternalID string
+	Feed       []byte
+	Synced     time.Time
+}
+
+// Mark is g's GroupMark.
+func (g Group) Mark() GroupMark {
+	return GroupMark{ExternalID: g.ExternalID, Feed: g.Feed, Synced: g.Synced}
 }
 
 func (in *Input) mode() Mode {

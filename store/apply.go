@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -747,13 +748,47 @@ func (w *runWriter) start() error {
 	w.hdr = &runRec{Started: w.r.now, Actor: in.Actor, Source: in.Source, Command: in.Command,
 		Status: RunRunning, Mode: in.mode(), Note: in.Note, Options: &opts}
 	if err := w.s.db.Update(func(tx *bolt.Tx) (err error) {
+		if err := checkExpect(tx, in); err != nil {
+			return err
+		}
 		w.id, err = newRun(tx, w.hdr)
 		return err
-	}); err != nil {
+	}); errors.Is(err, ErrStale) {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("apply: start the run: %w", err)
 	}
 	w.run = &Run{ID: w.id, Started: unixTime(w.hdr.Started), Actor: in.Actor, Source: in.Source,
 		Command: in.Command, Status: RunRunning, Mode: w.hdr.Mode, Note: in.Note, Entries: []RunEntry{}}
+	return nil
+}
+
+// checkExpect checks, in the transaction that starts a run, that the
+// groups in.Expect names still stand as the input was read from them
+// (ErrStale otherwise). Writes to a store are exclusive (one process holds
+// it to write, one transaction at a time), so a run that passes the check
+// applies over the store its input was read from.
+func checkExpect(tx *bolt.Tx, in *Input) error {
+	if in.Expect == nil {
+		return nil
+	}
+	t, err := newTxKV(tx)
+	if err != nil {
+		return err
+	}
+	for _, m := range in.Expect {
+		gid := groupIDByExt(t, in.Source, m.ExternalID)
+		if gid == 0 {
+			return fmt.Errorf("%w: group %s of %s is no longer in the store", ErrStale, m.ExternalID, in.Source)
+		}
+		g, err := getGroup(t, gid)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(g.Feed, m.Feed) || !unixTime(g.Synced).Equal(m.Synced) {
+			return fmt.Errorf("%w: group %s was synchronized by another process meanwhile", ErrStale, g.Name)
+		}
+	}
 	return nil
 }
 

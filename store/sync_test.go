@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -346,4 +347,53 @@ func TestDeparted_UnknownGroupHasNone(t *testing.T) {
 		t.Errorf("Departed of a group never imported = %v, %v", d, err)
 	}
 	_ = directory.TypeUser
+}
+
+// TestSync_WatchIncrementalInputReadBeforeAnotherSyncIsRefused: an input
+// whose Expect names a group as it stood before another sync wrote a new
+// cookie is refused with ErrStale in the transaction that would start its
+// run: nothing is applied or journaled, and the other sync's cookie stays.
+// An input that expects the group as it stands applies.
+func TestSync_WatchIncrementalInputReadBeforeAnotherSyncIsRefused(t *testing.T) {
+	t.Parallel()
+	st := openTest(t, nil)
+	ctx := context.Background()
+	in := func(mail string, cookie string, expect []GroupMark) Input {
+		bob := person("bob")
+		bob.Email = mail
+		return Input{Source: "dc01", Actor: "tester", Options: allOn, Mode: ModeIncremental, Expect: expect,
+			Groups: []GroupInput{{Read: groupRead("Sales", bob), Cookie: []byte(cookie)}}}
+	}
+	apply(t, st, in("bob@example.com", "c1", nil))
+	before, err := st.GetGroup("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := st.ListRuns()
+	// Another process syncs the group meanwhile: a new cookie.
+	apply(t, st, in("bob@other.example.com", "c2", nil))
+
+	run, err := st.Apply(ctx, in("bob@stale.example.com", "c1-next", []GroupMark{before.Mark()}), nil)
+	if !errors.Is(err, ErrStale) || run != nil {
+		t.Fatalf("a stale input: run %+v, err %v; want ErrStale and no run", run, err)
+	}
+	if u := mustUser(t, st, "bob"); u.Email != "bob@other.example.com" {
+		t.Errorf("a stale input changed bob: %+v", u)
+	}
+	if g, _ := st.GetGroup("Sales"); string(g.Feed) != "c2" {
+		t.Errorf("the cookie after a stale input: %q, want the other sync's c2", g.Feed)
+	}
+	if after, _ := st.ListRuns(); len(after) != len(runs)+1 {
+		t.Errorf("a stale input journaled a run: %d runs, want %d", len(after), len(runs)+1)
+	}
+
+	now, _ := st.GetGroup("Sales")
+	apply(t, st, in("bob@fresh.example.com", "c3", []GroupMark{now.Mark()}))
+	if g, _ := st.GetGroup("Sales"); string(g.Feed) != "c3" || mustUser(t, st, "bob").Email != "bob@fresh.example.com" {
+		t.Errorf("an input that expects the group as it is was not applied: cookie %q", g.Feed)
+	}
+	gone := GroupMark{ExternalID: "gext-Gone"}
+	if _, err := st.Apply(ctx, in("x@example.com", "c4", []GroupMark{gone}), nil); !errors.Is(err, ErrStale) {
+		t.Errorf("an input expecting a group no longer in the store: %v, want ErrStale", err)
+	}
 }

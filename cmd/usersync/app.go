@@ -31,9 +31,6 @@ type app struct {
 	// scratch is the directory of the empty store a read command reads
 	// when there is no store yet (removed on close).
 	scratch string
-	// watchRound is set during a round of sync --watch: a round whose
-	// change feed shows nothing to apply journals no run.
-	watchRound bool
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {

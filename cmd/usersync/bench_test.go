@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -259,48 +260,79 @@ func BenchmarkSyncIncremental100k(b *testing.B) {
 // takes to show in the store (read with `users show`, as another process
 // would). Goal: within 2 s.
 //
-//	go test -run '^$' -bench WatchLatency -benchtime 5x ./cmd/usersync/
+// With USERSYNC_BENCH_BASELINE naming another usersync binary (an earlier
+// build), the same rounds also run against it — its own store, its own
+// watch, the same slapd, turn about — and the benchmark reports its
+// latency and the ratio of the two:
+//
+//	go build -o /tmp/usersync-main ./cmd/usersync   # on main
+//	USERSYNC_BENCH_BASELINE=/tmp/usersync-main go test -run '^$' -bench WatchLatency -benchtime 10x ./cmd/usersync/
+//
+// USERSYNC_BENCH_INTERVAL sets the watches' --interval (default 200ms;
+// the service's default is 30s, which only polled directories wait for).
 func BenchmarkWatchLatency(b *testing.B) {
 	slapdtest.Require(b)
 	data := slapdtest.NewData(slapdtest.DefaultSuffix)
 	dns := data.AddRealisticUsers(10_000, 20)
 	srv := slapdtest.Start(b, slapdtest.Options{Data: data, SyncProv: &slapdtest.SyncProv{SessionLog: 10_000}})
 	dir, bin, config := benchSetup(b, srv)
-	env := append(os.Environ(), "USERSYNC_CONFIG="+config, "USERSYNC_STORE="+filepath.Join(dir, "store.db"), "DC01_PASSWORD="+srv.BindPassword)
-	run := func(args ...string) []byte {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = env
+	interval := cmp.Or(os.Getenv("USERSYNC_BENCH_INTERVAL"), "200ms")
+	type subject struct {
+		bin string
+		env []string
+		// total and worst latency
+		total, worst time.Duration
+	}
+	run := func(s *subject, args ...string) []byte {
+		cmd := exec.Command(s.bin, args...)
+		cmd.Env = s.env
 		out, _ := cmd.Output()
 		return out
 	}
-	run("import", "ldap", "--server", "dc01", "--query", "(objectClass=groupOfNames)", "--select", "all", "--enable", "--yes")
-	run("sync", "--all", "--yes")
-	watch := exec.Command(bin, "sync", "--all", "--watch", "--interval", "200ms")
-	watch.Env = env
-	if err := watch.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { watch.Process.Signal(os.Interrupt); watch.Wait() }()
-	conn := srv.Conn(b)
-	var total, worst time.Duration
-	for i := 0; b.Loop(); i++ {
-		mail := fmt.Sprintf("watched%d@corp.example.com", i)
-		mod := goldap.NewModifyRequest(dns[i], nil)
-		mod.Replace("mail", []string{mail})
-		start := time.Now()
-		if err := conn.Modify(mod); err != nil {
+	start := func(bin, storeDir string) *subject {
+		s := &subject{bin: bin, env: append(os.Environ(), "USERSYNC_CONFIG="+config, "USERSYNC_STORE="+filepath.Join(storeDir, "store.db"), "DC01_PASSWORD="+srv.BindPassword)}
+		run(s, "import", "ldap", "--server", "dc01", "--query", "(objectClass=groupOfNames)", "--select", "all", "--enable", "--yes")
+		run(s, "sync", "--all", "--yes")
+		watch := exec.Command(bin, "sync", "--all", "--watch", "--interval", interval)
+		watch.Env = s.env
+		if err := watch.Start(); err != nil {
 			b.Fatal(err)
 		}
-		for !bytes.Contains(run("users", "show", fmt.Sprintf("user%06d", i), "--json"), []byte(mail)) {
-			if time.Since(start) > 30*time.Second {
-				b.Fatalf("the change to user%06d never reached the store", i)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		d := time.Since(start)
-		total += d
-		worst = max(worst, d)
+		b.Cleanup(func() { watch.Process.Signal(os.Interrupt); watch.Wait() })
+		return s
 	}
-	b.ReportMetric(total.Seconds()/float64(b.N), "latency-s")
-	b.ReportMetric(worst.Seconds(), "worst-s")
+	subjects := []*subject{start(bin, dir)}
+	if base := os.Getenv("USERSYNC_BENCH_BASELINE"); base != "" {
+		subjects = append(subjects, start(base, b.TempDir()))
+	}
+	time.Sleep(time.Second) // the watches start
+	conn := srv.Conn(b)
+	for i := 0; b.Loop(); i++ {
+		for k, s := range subjects {
+			mail := fmt.Sprintf("watched%d.%d@corp.example.com", i, k)
+			mod := goldap.NewModifyRequest(dns[i], nil)
+			mod.Replace("mail", []string{mail})
+			start := time.Now()
+			if err := conn.Modify(mod); err != nil {
+				b.Fatal(err)
+			}
+			for !bytes.Contains(run(s, "users", "show", fmt.Sprintf("user%06d", i), "--json"), []byte(mail)) {
+				if time.Since(start) > 30*time.Second {
+					b.Fatalf("the change to user%06d never reached the store of %s", i, s.bin)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			d := time.Since(start)
+			s.total += d
+			s.worst = max(s.worst, d)
+		}
+	}
+	b.ReportMetric(subjects[0].total.Seconds()/float64(b.N), "latency-s")
+	b.ReportMetric(subjects[0].worst.Seconds(), "worst-s")
+	if len(subjects) > 1 {
+		base := subjects[1]
+		b.ReportMetric(base.total.Seconds()/float64(b.N), "baseline-latency-s")
+		b.ReportMetric(base.worst.Seconds(), "baseline-worst-s")
+		b.ReportMetric(float64(subjects[0].total)/float64(base.total), "latency-ratio")
+	}
 }

@@ -79,7 +79,7 @@ func (a *app) importLDAP(ctx context.Context, o *importer.LDAP, out output) erro
 
 // env is who runs a request from this command line, and its progress.
 func (a *app) env(st *store.Store) importer.Env {
-	return importer.Env{Store: st, Actor: actor(), Progress: a.progressPrinter(), SkipUnchanged: a.watchRound}
+	return importer.Env{Store: st, Actor: actor(), Progress: a.progressPrinter()}
 }
 
 // report prints an outcome (planned or applied: the warnings on stderr,

@@ -36,12 +36,16 @@ A group that holds a change-feed cookie from its last complete read is read
 incrementally when its directory offers a feed (OpenLDAP syncprov): only what
 changed since. --full reads everything; without --yes it is the drift audit.
 
---watch keeps running, for a service: every --interval it reads the changes
-and applies them (one run per round that changed something; a round with
-nothing to apply journals nothing), holding the store only during a round, so
-that other usersync commands and the TUI go on working between rounds. A lost
+--watch keeps running, for a service. On an LDAP server with syncprov it keeps
+a persistent sync search open (refreshAndPersist) and applies changes as they
+come, gathering those that follow closely (at most 200ms) into one run; elsewhere (Active
+Directory, Entra ID, LDAP without syncprov) it reads the changes every
+--interval. One run per batch that changed something; nothing is journaled
+otherwise. The store is held only while a batch is applied: the directory is
+read with the store closed, so other usersync commands go on working (a TUI
+holds the store while it is open: the watch then waits to apply). A lost
 directory is retried with a growing pause, removing nothing meanwhile.
-SIGTERM or Ctrl+C stops it between rounds (exit 0).
+SIGTERM or Ctrl+C stops it between batches (exit 0).
 
 Without --yes it prints the plan and changes nothing. With --json, one run
 object is printed per directory synchronized (JSON Lines).`,
@@ -63,8 +67,8 @@ object is printed per directory synchronized (JSON Lines).`,
 	}
 	o.Flags(cmd.Flags())
 	out.flags(cmd, "changes")
-	cmd.Flags().BoolVar(&watch, "watch", false, "keep running: apply the changes every --interval until SIGTERM or Ctrl+C (implies --yes)")
-	cmd.Flags().DurationVar(&interval, "interval", 30*time.Second, "with --watch, the pause between two reads of the changes")
+	cmd.Flags().BoolVar(&watch, "watch", false, "keep running: apply the changes as they come (LDAP with syncprov) or every --interval, until SIGTERM or Ctrl+C (implies --yes)")
+	cmd.Flags().DurationVar(&interval, "interval", 30*time.Second, "with --watch, the pause between two reads of the changes of a directory that cannot tell them as they come")
 	cmd.ValidArgsFunction = a.completeGroups
 	return cmd
 }
@@ -157,38 +161,4 @@ func (a *app) syncSource(ctx context.Context, st *store.Store, o *importer.Sync,
 		return fmt.Errorf("%w\nNothing was changed.", err)
 	}
 	return a.report(res, err, out)
-}
-
-// watch synchronizes every interval until ctx is done (SIGTERM, Ctrl+C:
-// exit 0). Each round opens the store and the directories, applies what
-// changed, and closes them again: between rounds the store is free for
-// other usersync processes. A round that fails (a directory lost, the
-// store in use) is retried after a pause that doubles up to interval.
-func (a *app) watch(ctx context.Context, o *importer.Sync, out output, command string, interval time.Duration) error {
-	fmt.Fprintf(a.stderr, "usersync: watching for changes every %s; SIGTERM or Ctrl+C stops.\n", interval)
-	pause := time.Second
-	for {
-		a.watchRound = true
-		err := a.sync(ctx, o, out, command)
-		a.watchRound = false
-		a.close() // release the store until the next round
-		if ctx.Err() != nil {
-			fmt.Fprintln(a.stderr, "usersync: stopped watching.")
-			return nil
-		}
-		wait := interval
-		switch code := exitCode(err); {
-		case err == nil, code == exitEntryError, code == exitIncomplete:
-			pause = time.Second
-		default:
-			fmt.Fprintf(a.stderr, "%s usersync: %s; trying again in %s\n", time.Now().Format(time.DateTime), err, pause)
-			wait, pause = pause, min(2*pause, interval)
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(a.stderr, "usersync: stopped watching.")
-			return nil
-		case <-time.After(wait):
-		}
-	}
 }

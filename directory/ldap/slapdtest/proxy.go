@@ -100,6 +100,10 @@ func (p *Proxy) Close() {
 	p.cutAll()
 }
 
+// CutAll closes every connection through the proxy now, as a directory
+// restart would; the proxy goes on accepting new ones.
+func (p *Proxy) CutAll() { p.cutAll() }
+
 func (p *Proxy) cutAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
