@@ -320,8 +320,8 @@ func (p *pickList) due(msg letterDueMsg) bool {
 // name typed for a new search.
 const listLetters = "q?"
 
-// claims reports whether a key the root would take (q, ?) is the list's
-// on a focused list.
+// claimsListLetter reports whether msg is one of listLetters, which the
+// root would take (q quits, ? shows the help) but a focused list claims.
 func claimsListLetter(msg tea.KeyPressMsg) bool {
 	t := printable(msg)
 	return t != "" && strings.Contains(listLetters, t)
