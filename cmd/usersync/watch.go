@@ -36,7 +36,10 @@ import (
 // the groups' cookies and last syncs are those it read (store.Input.Expect):
 // when another process synchronized them meanwhile, nothing is applied and
 // the round reads again. A store another process holds (a TUI, a sync from
-// cron) is waited for, never a reason to stop.
+// cron) is waited for, never a reason to stop. A directory that cannot be
+// read is tried again with a growing pause; the first failure of an outage
+// is journaled as a failed run (as any sync journals it), the retries are
+// only said on stderr.
 
 // After a change is announced, a watch gathers the changes that follow it
 // closely into the same run: it waits until none has come for watchQuiet,
@@ -87,6 +90,9 @@ type sourceWatch struct {
 	searchable bool
 	due        time.Time // its next read when it is polled
 	pause      time.Duration
+	// failing is set while its reads fail: the first failure of an
+	// outage is journaled, not every retry.
+	failing bool
 }
 
 // watch runs sync --watch until ctx is done (SIGTERM, Ctrl+C: exit 0).
@@ -150,14 +156,15 @@ func (a *app) watch(ctx context.Context, o *importer.Sync, out output, command s
 			if !dirty[source] && (sw.live || now.Before(sw.due)) {
 				continue
 			}
-			err := w.round(ctx, source, groups[source])
+			err := w.round(ctx, source, groups[source], !sw.failing)
 			if ctx.Err() != nil {
 				return nil
 			}
 			switch code := exitCode(err); {
 			case err == nil, code == exitEntryError, code == exitIncomplete:
-				sw.due, sw.pause = time.Now().Add(interval), time.Second
+				sw.due, sw.pause, sw.failing = time.Now().Add(interval), time.Second, false
 			default:
+				sw.failing = true
 				w.logf("%s; trying again in %s", err, sw.pause)
 				sw.due, sw.pause = time.Now().Add(sw.pause), min(2*sw.pause, interval)
 			}
@@ -363,9 +370,16 @@ func (w *watcher) groups(ctx context.Context) (map[string][]store.Group, error) 
 // applies it as one run (with the store open to write): nothing is
 // journaled when nothing changed. When another process synchronized the
 // groups meanwhile, it reads again from the store as it is now.
-func (w *watcher) round(ctx context.Context, source string, groups []store.Group) error {
+//
+// A read that fails is journaled as a failed run when journal is set (the
+// first failure of an outage), as any sync journals it; the retries that
+// follow are only said on stderr.
+func (w *watcher) round(ctx context.Context, source string, groups []store.Group, journal bool) error {
 	for attempt := 1; ; attempt++ {
 		p, err := w.read(ctx, source, groups)
+		if err != nil && journal && ctx.Err() == nil {
+			w.journalFailure(ctx, source, err)
+		}
 		if err != nil || p.Unchanged() {
 			return err
 		}
@@ -415,6 +429,20 @@ func (w *watcher) read(ctx context.Context, source string, groups []store.Group)
 		return nil, fmt.Errorf("synchronize from %s: %w", source, err)
 	}
 	return p, nil
+}
+
+// journalFailure journals a read of source that failed (cause) as a
+// failed run, and says which.
+func (w *watcher) journalFailure(ctx context.Context, source string, cause error) {
+	st, err := w.a.openStoreWait(ctx, false)
+	if err != nil {
+		return // the caller says why the read failed; a stop ends the wait
+	}
+	defer st.Close()
+	res, _ := w.o.Unreachable(w.a.env(st), source, w.command, cause, true)
+	if res != nil && res.Run != nil {
+		w.logf("%s: journaled the failed read as run %d", source, res.Run.ID)
+	}
 }
 
 func (w *watcher) logf(format string, args ...any) {

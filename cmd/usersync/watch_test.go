@@ -228,3 +228,52 @@ func TestSync_WatchSurvivesALostDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestSync_WatchJournalsAnOutageOnce: a watch whose directory is gone
+// journals the failed read as a failed run, as any sync does — once for
+// the outage, not once per retry — and removes nothing.
+func TestSync_WatchJournalsAnOutageOnce(t *testing.T) {
+	srv, _ := feedDirectory(t)
+	e := newEnv(t)
+	configureFeed(e, srv)
+	e.ok("import", "ldap", "--server", "dc01", "--query", "Support", "--enable", "--yes")
+	var before []runJSON
+	e.jsonOf(&before, "runs", "list", "--json")
+	srv.Kill()
+	_, stderr, stop := startWatch(t, e, "--interval", "1s")
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(stderr.String(), "trying again") < 3 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	if n := strings.Count(stderr.String(), "trying again"); n < 3 {
+		t.Fatalf("the watch retried %d times in 15s:\n%s", n, stderr.String())
+	}
+	var after []runJSON
+	e.jsonOf(&after, "runs", "list", "--json")
+	var failed []runJSON
+	for _, r := range after {
+		if r.ID > before[len(before)-1].ID && r.Status == "failed" {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) != 1 || len(after) != len(before)+1 || failed[0].Source != "dc01" || !strings.Contains(failed[0].Error, "synchronize from dc01") {
+		t.Fatalf("runs journaled by the watch: %+v, want one failed run for dc01 saying why\nstderr:\n%s", after[len(before):], stderr.String())
+	}
+	if !strings.Contains(stderr.String(), fmt.Sprintf("journaled the failed read as run %d", failed[0].ID)) {
+		t.Errorf("the watch did not say which run it journaled:\n%s", stderr.String())
+	}
+	var users []struct {
+		Username string `json:"username"`
+		Enabled  bool   `json:"enabled"`
+	}
+	e.jsonOf(&users, "users", "list", "--json")
+	if len(users) != 100 {
+		t.Errorf("%d users after the outage, want the 100 of Support", len(users))
+	}
+	for _, u := range users {
+		if !u.Enabled {
+			t.Errorf("%s was disabled during the outage", u.Username)
+		}
+	}
+}
