@@ -41,33 +41,31 @@ func appendField(b []byte, first bool, name string) []byte {
 	return append(b, '"', ':')
 }
 
+// appendString writes the field name holding v (never first).
+func appendString(b []byte, name, v string) []byte {
+	return appendJSONString(appendField(b, false, name), v)
+}
+
+// appendOmitEmpty writes the field name holding v unless v is empty
+// (omitempty).
+func appendOmitEmpty(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return appendString(b, name, v)
+}
+
 // appendJSON writes u as encoding/json would (omitempty fields left out).
 func (u *userRec) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	b = appendField(b, true, "username")
 	b = appendJSONString(b, u.Username)
-	if u.DisplayName != "" {
-		b = appendField(b, false, "display_name")
-		b = appendJSONString(b, u.DisplayName)
-	}
-	if u.Email != "" {
-		b = appendField(b, false, "email")
-		b = appendJSONString(b, u.Email)
-	}
-	b = appendField(b, false, "kind")
-	b = appendJSONString(b, string(u.Kind))
-	if u.Source != "" {
-		b = appendField(b, false, "source")
-		b = appendJSONString(b, u.Source)
-	}
-	if u.ExternalID != "" {
-		b = appendField(b, false, "external_id")
-		b = appendJSONString(b, u.ExternalID)
-	}
-	if u.DN != "" {
-		b = appendField(b, false, "dn")
-		b = appendJSONString(b, u.DN)
-	}
+	b = appendOmitEmpty(b, "display_name", u.DisplayName)
+	b = appendOmitEmpty(b, "email", u.Email)
+	b = appendString(b, "kind", string(u.Kind))
+	b = appendOmitEmpty(b, "source", u.Source)
+	b = appendOmitEmpty(b, "external_id", u.ExternalID)
+	b = appendOmitEmpty(b, "dn", u.DN)
 	b = appendField(b, false, "enabled")
 	b = strconv.AppendBool(b, u.Enabled)
 	if u.Guest {
@@ -83,8 +81,7 @@ func (u *userRec) appendJSON(b []byte) []byte {
 			}
 			b = appendField(append(b, '{'), true, "role")
 			b = appendJSONString(b, a.Role)
-			b = appendField(b, false, "scope")
-			b = appendJSONString(b, a.Scope)
+			b = appendString(b, "scope", a.Scope)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -109,19 +106,10 @@ func (e *RunEntry) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	b = appendField(b, true, "name")
 	b = appendJSONString(b, e.Name)
-	b = appendField(b, false, "type")
-	b = appendJSONString(b, string(e.Type))
-	b = appendField(b, false, "action")
-	b = appendJSONString(b, string(e.Action))
-	b = appendField(b, false, "reason")
-	b = appendJSONString(b, e.Reason)
-	if e.Block != "" {
-		b = appendField(b, false, "block")
-		b = appendJSONString(b, string(e.Block))
-	}
-	if e.Group != "" {
-		b = appendField(b, false, "group")
-		b = appendJSONString(b, e.Group)
-	}
+	b = appendString(b, "type", string(e.Type))
+	b = appendString(b, "action", string(e.Action))
+	b = appendString(b, "reason", e.Reason)
+	b = appendOmitEmpty(b, "block", string(e.Block))
+	b = appendOmitEmpty(b, "group", e.Group)
 	return append(b, '}')
 }

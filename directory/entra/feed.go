@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/directoryobjects"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/usersync/usersync/directory"
@@ -532,29 +531,11 @@ func (d *Directory) lookupGroups(ctx context.Context, ids []string) (map[string]
 	for _, id := range ids {
 		asked[strings.ToLower(id)] = id
 	}
-	out := make(map[string]directory.Entry, len(ids))
-	for start := 0; start < len(ids); start += getByIDsBatch {
-		batch := ids[start:min(start+getByIDsBatch, len(ids))]
-		body := directoryobjects.NewGetByIdsPostRequestBody()
-		body.SetIds(batch)
-		body.SetTypes([]string{"group"})
-		resp, err := d.client.DirectoryObjects().GetByIds().PostAsGetByIdsPostResponse(ctx, body, nil)
-		if err == nil && resp == nil {
-			err = errors.New("empty answer")
+	return d.getByIDs(ctx, "group", groupPerms, asked, ids, func(o models.DirectoryObjectable) (directory.Entry, bool) {
+		g, ok := o.(models.Groupable)
+		if !ok {
+			return directory.Entry{}, false
 		}
-		if err != nil {
-			return nil, d.graphErr(fmt.Sprintf("looking up %d groups by id", len(batch)), groupPerms, err)
-		}
-		for _, o := range resp.GetValue() {
-			g, ok := o.(models.Groupable)
-			if !ok {
-				continue
-			}
-			e := groupEntry(g)
-			if key, ok := asked[strings.ToLower(e.ExternalID)]; ok {
-				out[key] = e
-			}
-		}
-	}
-	return out, nil
+		return groupEntry(g), true
+	})
 }

@@ -224,25 +224,40 @@ func (d *Directory) LookupUsers(ctx context.Context, externalIDs []string) (map[
 		asked[k] = id
 		ids = append(ids, id)
 	}
+	return d.getByIDs(ctx, "user", userPerms, asked, ids, func(o models.DirectoryObjectable) (directory.Entry, bool) {
+		u, ok := o.(models.Userable)
+		if !ok {
+			return directory.Entry{}, false
+		}
+		return userEntry(u), true
+	})
+}
+
+// getByIDs reads the objects of one type (kind: "user", "group") with the
+// given ids through directoryObjects/getByIds, getByIDsBatch at a time,
+// each made an entry by entry (false: not of that type). asked maps the
+// lower-cased ids to the ids as given, which key the result; ids Graph
+// does not return (deleted objects) are absent. Any failure returns an
+// error: then nothing can be concluded.
+func (d *Directory) getByIDs(ctx context.Context, kind string, perms []string, asked map[string]string, ids []string, entry func(models.DirectoryObjectable) (directory.Entry, bool)) (map[string]directory.Entry, error) {
 	out := make(map[string]directory.Entry, len(ids))
 	for start := 0; start < len(ids); start += getByIDsBatch {
 		batch := ids[start:min(start+getByIDsBatch, len(ids))]
 		body := directoryobjects.NewGetByIdsPostRequestBody()
 		body.SetIds(batch)
-		body.SetTypes([]string{"user"})
+		body.SetTypes([]string{kind})
 		resp, err := d.client.DirectoryObjects().GetByIds().PostAsGetByIdsPostResponse(ctx, body, nil)
 		if err == nil && resp == nil {
 			err = errors.New("empty answer")
 		}
 		if err != nil {
-			return nil, d.graphErr(fmt.Sprintf("looking up %d users by id", len(batch)), userPerms, err)
+			return nil, d.graphErr(fmt.Sprintf("looking up %d %ss by id", len(batch), kind), perms, err)
 		}
 		for _, o := range resp.GetValue() {
-			u, ok := o.(models.Userable)
+			e, ok := entry(o)
 			if !ok {
 				continue
 			}
-			e := userEntry(u)
 			if key, ok := asked[strings.ToLower(e.ExternalID)]; ok {
 				out[key] = e
 			}

@@ -342,7 +342,7 @@ func (d *Directory) adChanges(ctx context.Context, cookie []byte) (*directory.Ch
 		err = fmt.Errorf("the cookie's mode %q is unknown", held.Mode)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v — usersync reads fully and takes a new cookie", d.label(), directory.ErrCookieRefused, err)
+		return nil, d.refusedCookie(err)
 	}
 	ctx, cancel := d.opContext(ctx)
 	defer cancel()
@@ -350,7 +350,7 @@ func (d *Directory) adChanges(ctx context.Context, cookie []byte) (*directory.Ch
 	if err != nil {
 		return nil, err
 	}
-	fr := &feedRead{d: d, conn: conn, index: map[string]int{}, groups: map[string]*goldap.Entry{}, candidates: map[string]bool{}}
+	fr := d.newFeedRead(conn)
 	ar := &adRead{feedRead: fr, primary: map[string]bool{}}
 	next := held
 	var via string
@@ -399,21 +399,6 @@ func dcName(service string) string {
 		return service
 	}
 	return p.RDNs[1].Attributes[0].Value
-}
-
-// matchParts checks that a cookie was taken for the searches the
-// configuration makes now.
-func matchParts(held []cookiePart, parts []feedPart) error {
-	if len(held) != len(parts) {
-		return fmt.Errorf("the cookie holds %d searches, the configuration makes %d", len(held), len(parts))
-	}
-	for i, p := range parts {
-		h := held[i]
-		if h.Type != p.typ || !sameDN(h.Base, p.base) || h.Filter != p.filter {
-			return fmt.Errorf("the cookie was taken for the %ss under %q with %s; the configuration now reads them under %q with %s", h.Type, h.Base, h.Filter, p.base, p.filter)
-		}
-	}
-	return nil
 }
 
 // adRead is one Changes call on Active Directory.
@@ -544,8 +529,8 @@ func (ar *adRead) usnChanges(ctx context.Context, held adCookie) (int64, error) 
 				ar.take(p, e)
 				return nil
 			})
-		if err == nil && referralsMatter(refs) {
-			err = &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+		if err == nil {
+			err = unfollowed(refs)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("reading what changed under %s: %w", p.base, err)
@@ -573,8 +558,8 @@ func (ar *adRead) listPresent(ctx context.Context) error {
 				}
 				return nil
 			})
-		if err == nil && referralsMatter(refs) {
-			err = &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+		if err == nil {
+			err = unfollowed(refs)
 		}
 		if err != nil {
 			return fmt.Errorf("listing what is present under %s: %w", p.base, err)
@@ -693,8 +678,8 @@ func (ar *adRead) primaryGroups(ctx context.Context) error {
 			}
 			return nil
 		})
-	if err == nil && referralsMatter(refs) {
-		err = &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+	if err == nil {
+		err = unfollowed(refs)
 	}
 	if err != nil {
 		return fmt.Errorf("looking up the primary groups of the changed users: %w", err)

@@ -144,7 +144,7 @@ func (d *Directory) Changes(ctx context.Context, cookie []byte) (*directory.Chan
 		err = matchCookie(held, parts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v — usersync reads fully and takes a new cookie", d.label(), directory.ErrCookieRefused, err)
+		return nil, d.refusedCookie(err)
 	}
 	ctx, cancel := d.opContext(ctx)
 	defer cancel()
@@ -152,7 +152,7 @@ func (d *Directory) Changes(ctx context.Context, cookie []byte) (*directory.Chan
 	if err != nil {
 		return nil, err
 	}
-	fr := &feedRead{d: d, conn: conn, index: map[string]int{}, groups: map[string]*goldap.Entry{}, candidates: map[string]bool{}}
+	fr := d.newFeedRead(conn)
 	for i, p := range parts {
 		if err := fr.refresh(ctx, p, held[i]); err != nil {
 			return nil, err
@@ -349,8 +349,8 @@ func (fr *feedRead) byIDs(ctx context.Context, base, filter string, attrs, ids [
 		if err != nil {
 			return err
 		}
-		if referralsMatter(refs) {
-			return &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+		if err := unfollowed(refs); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -534,8 +534,8 @@ func (fr *feedRead) byMemberOf(ctx context.Context, pending map[string]*goldap.D
 			if err != nil {
 				return err
 			}
-			if referralsMatter(refs) {
-				return &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+			if err := unfollowed(refs); err != nil {
+				return err
 			}
 		}
 	}
@@ -573,8 +573,8 @@ func (fr *feedRead) lookupDNs(ctx context.Context, pending map[string]*goldap.DN
 			if err != nil {
 				return err
 			}
-			if referralsMatter(refs) {
-				return &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+			if err := unfollowed(refs); err != nil {
+				return err
 			}
 			batch, wanted = batch[:0], map[string]bool{}
 			return nil
@@ -633,8 +633,8 @@ func (fr *feedRead) lookupUIDs(ctx context.Context, uids map[string]bool) (map[s
 		if err != nil {
 			return nil, err
 		}
-		if referralsMatter(refs) {
-			return nil, &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+		if err := unfollowed(refs); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -825,6 +825,20 @@ func openCookie(format string, b []byte, v any) error {
 // matchCookie checks that a cookie was taken under the searches the
 // configuration makes now.
 func matchCookie(held []cookiePart, parts []feedPart) error {
+	if err := matchParts(held, parts); err != nil {
+		return err
+	}
+	for _, h := range held {
+		if len(h.Server) == 0 {
+			return errors.New("the cookie holds no server cookie")
+		}
+	}
+	return nil
+}
+
+// matchParts checks that a cookie's searches are the configuration's:
+// the same types, bases and filters, in the same order.
+func matchParts(held []cookiePart, parts []feedPart) error {
 	if len(held) != len(parts) {
 		return fmt.Errorf("the cookie holds %d searches, the configuration makes %d", len(held), len(parts))
 	}
@@ -833,9 +847,17 @@ func matchCookie(held []cookiePart, parts []feedPart) error {
 		if h.Type != p.typ || !sameDN(h.Base, p.base) || h.Filter != p.filter {
 			return fmt.Errorf("the cookie was taken for the %ss under %q with %s; the configuration now reads them under %q with %s", h.Type, h.Base, h.Filter, p.base, p.filter)
 		}
-		if len(h.Server) == 0 {
-			return errors.New("the cookie holds no server cookie")
-		}
 	}
 	return nil
+}
+
+// refusedCookie is the error for a held cookie the configuration or its
+// own contents make unusable (why): the sync reads fully instead.
+func (d *Directory) refusedCookie(why error) error {
+	return fmt.Errorf("%s: %w: %v — usersync reads fully and takes a new cookie", d.label(), directory.ErrCookieRefused, why)
+}
+
+// newFeedRead starts one read of the change feed on conn.
+func (d *Directory) newFeedRead(conn *session) *feedRead {
+	return &feedRead{d: d, conn: conn, index: map[string]int{}, groups: map[string]*goldap.Entry{}, candidates: map[string]bool{}}
 }

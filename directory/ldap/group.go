@@ -594,6 +594,15 @@ func referralsMatter(refs []string) bool {
 	return false
 }
 
+// unfollowed is the incomplete read that referrals which matter
+// (referralsMatter) make, nil when none does.
+func unfollowed(refs []string) error {
+	if !referralsMatter(refs) {
+		return nil
+	}
+	return &directory.IncompleteError{Reason: fmt.Sprintf("the server referred to %s, which usersync does not follow", strings.Join(refs, ", "))}
+}
+
 func harmlessReferral(ref string) bool {
 	u, err := url.Parse(ref)
 	if err != nil {
