@@ -267,14 +267,6 @@ func unixTime(ns int64) time.Time {
 	return time.Unix(0, ns)
 }
 
-// nanos is the stored form of t.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
 func (u *userRec) user() User {
 	return User{
 		Username: u.Username, DisplayName: u.DisplayName, Email: u.Email,

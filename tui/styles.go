@@ -5,7 +5,6 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/textinput"
-	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 )
 
@@ -127,6 +126,3 @@ func (s *styles) set(dark, noColor bool) {
 	s.input = textinput.DefaultStyles(dark)
 	s.input.Cursor.Blink = false
 }
-
-// backgroundIsDark reads a tea.BackgroundColorMsg.
-func backgroundIsDark(msg tea.BackgroundColorMsg) bool { return msg.IsDark() }

@@ -157,14 +157,6 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// listNames renders up to max names, then "and N more".
-func listNames(names []string, limit int) string {
-	if len(names) <= limit {
-		return strings.Join(names, ", ")
-	}
-	return strings.Join(names[:limit], ", ") + fmt.Sprintf(" and %d more", len(names)-limit)
-}
-
 // rowLine renders one list row: the cursor marker and the row's text, with
 // the cursor style across the whole width when it is the current row.
 func rowLine(sh *shared, current bool, text string, width int) string {

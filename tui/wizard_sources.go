@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -388,17 +387,4 @@ func (s *serversScreen) View() string {
 		lines = append(lines, st.err.Render(glyphWarning+" "+visible.String(s.err)))
 	}
 	return joinLines(lines)
-}
-
-// connectCmd is used by screens that need a directory opened in a command
-// without the picker (a sync whose source needs no password).
-func connectCmd(ctx context.Context, sh *shared, tg tag, name string) tea.Cmd {
-	open := sh.cfg.Open
-	return func() tea.Msg {
-		if open == nil {
-			return openedMsg{tag: tg, err: fmt.Errorf("no directory connector is configured")}
-		}
-		dir, err := open(ctx, name, "")
-		return openedMsg{tag: tg, dir: dir, err: err}
-	}
 }
