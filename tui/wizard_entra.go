@@ -98,6 +98,8 @@ func (s *entraSession) heading() string {
 func (s *entraSession) home() screenID       { return s.chooser }
 func (s *entraSession) events() *entraEvents { return s.dir.ev }
 
+func (s *entraSession) directory() directory.Directory { return s.dir }
+
 // complete implements importKind: the request names the picked groups.
 func (s *entraSession) complete(actor string) (string, []string, store.Input, []directory.Entry) {
 	groups := s.picked()
@@ -371,9 +373,9 @@ func (s *entraGroupsScreen) keyInOptions(msg tea.KeyPressMsg) tea.Cmd {
 	case printable(msg) != "":
 		// Typing here is a search too; q and ? wait to see whether they
 		// start a name, as on the list.
-		if t := printable(msg); claimsListLetter(msg) {
+		if claimsListLetter(msg) {
 			s.list.ahead.reset()
-			_, cmd, _ := s.list.onListKey(msg, s.ID(), t)
+			_, cmd, _ := s.list.onListKey(msg, s.ID(), listLetters)
 			return cmd
 		}
 		return s.typeInSearch(printable(msg))

@@ -70,6 +70,8 @@ func (s *importSession) heading() string      { return "Import from " + s.source
 func (s *importSession) home() screenID       { return s.homeID }
 func (s *importSession) events() *entraEvents { return nil }
 
+func (s *importSession) directory() directory.Directory { return s.dir }
+
 // complete implements importKind: the picks are already in the request.
 func (s *importSession) complete(actor string) (string, []string, store.Input, []directory.Entry) {
 	req := &s.req

@@ -34,6 +34,8 @@ type importKind interface {
 	home() screenID
 	// events are an Entra tenant's events (throttling), nil for LDAP.
 	events() *entraEvents
+	// directory is the open directory the picks are read from.
+	directory() directory.Directory
 }
 
 // plannedMsg is the summary's plan: the request read from the directory
@@ -94,7 +96,7 @@ func (s *summaryScreen) plan() tea.Cmd {
 	s.planning, s.planned, s.err, s.started = true, nil, "", false
 	s.render()
 	tg, ctx := s.renew()
-	st, dir, in, picked := s.sh.cfg.Store, s.directory(), s.in, s.picked
+	st, dir, in, picked := s.sh.cfg.Store, s.kind.directory(), s.in, s.picked
 	// Graph's throttling is shown while the groups are read.
 	reading, read := context.WithCancel(ctx)
 	planCmd := func() tea.Msg {
@@ -112,17 +114,6 @@ func (s *summaryScreen) onlyGroups() bool {
 		}
 	}
 	return true
-}
-
-// directory is the session's open directory.
-func (s *summaryScreen) directory() directory.Directory {
-	switch k := s.kind.(type) {
-	case *importSession:
-		return k.dir
-	case *entraSession:
-		return k.dir
-	}
-	return nil
 }
 
 // plan reads the selected groups whole and asks the store for the plan
