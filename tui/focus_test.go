@@ -202,6 +202,15 @@ func TestLists_QAndQuestionMarkTypedFirstStartANameAloneTheyAct(t *testing.T) {
 	if d.quit || g.focus != chooseSearch || g.list.box.Value() != "qu" {
 		t.Fatalf("typing qu on the Entra groups: quit %v, focus %v, box %q", d.quit, g.focus, g.list.box.Value())
 	}
+	// On the options line too: typing there searches.
+	d.keys("tab", "tab")
+	if g.focus != chooseOptions {
+		t.Fatalf("two Tabs from the box: focus %v, want the options", g.focus)
+	}
+	typeFast(d, "q", "u")
+	if d.quit || g.focus != chooseSearch || g.list.box.Value() != "qu" {
+		t.Fatalf("typing qu on the Entra options: quit %v, focus %v, box %q", d.quit, g.focus, g.list.box.Value())
+	}
 	d.keys("tab")
 	d.keys("q")
 	if !d.quit {

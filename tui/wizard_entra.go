@@ -365,20 +365,22 @@ func (s *entraGroupsScreen) keyInSearch(msg tea.KeyPressMsg) tea.Cmd {
 func (s *entraGroupsScreen) keyInOptions(msg tea.KeyPressMsg) tea.Cmd {
 	k := &s.sh.keys
 	s.note = ""
-	switch {
-	case msg.String() == "up", msg.String() == "left":
-		s.opt = 0
-	case msg.String() == "down", msg.String() == "right":
-		s.opt = 1
-	case printable(msg) != "":
-		// Typing here is a search too; q and ? wait to see whether they
-		// start a name, as on the list.
+	// Typing here is a search too; q and ? wait to see whether they start
+	// a name, as on the list, and a letter that follows takes them along.
+	if text := printable(msg); text != "" {
 		if claimsListLetter(msg) {
 			s.list.ahead.reset()
 			_, cmd, _ := s.list.onListKey(msg, s.ID(), listLetters)
 			return cmd
 		}
-		return s.typeInSearch(printable(msg))
+		return s.typeInSearch(s.list.typed(text))
+	}
+	s.list.pending = 0 // any other key cancels a letter that waits
+	switch {
+	case msg.String() == "up", msg.String() == "left":
+		s.opt = 0
+	case msg.String() == "down", msg.String() == "right":
+		s.opt = 1
 	case key.Matches(msg, k.Toggle):
 		s.toggleOption(s.opt)
 	case key.Matches(msg, k.Enter):

@@ -304,6 +304,14 @@ func (p *pickList) onListKey(msg tea.KeyPressMsg, id screenID, waiting string) (
 	return typed, nil, handled
 }
 
+// typed cancels a letter that waits and returns what goes to the search
+// box for text, which no list key takes: the run of letters before it
+// (the waiting one included) and text.
+func (p *pickList) typed(text string) string {
+	p.pending = 0
+	return p.ahead.typed(text)
+}
+
 // due reports whether a letterDueMsg is for the letter still waiting, and
 // forgets it.
 func (p *pickList) due(msg letterDueMsg) bool {
